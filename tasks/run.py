@@ -1,0 +1,17 @@
+"""Task: open a run (check parameters, make its working folder)."""
+
+from prefect import task
+from prefect.runtime import flow_run
+
+from thio.runs import start_run
+
+
+@task(name="start-run")
+def open_run(
+    round_id: str | None, inputs: list[str] | None, home: str, methodology: str | None
+) -> dict:
+    """Check the run's parameters and return its record (ids, paths, versions)."""
+    scheduled = flow_run.scheduled_start_time
+    return start_run(
+        round_id, inputs, home, methodology, flow_run.id, flow_run.flow_name, scheduled
+    )

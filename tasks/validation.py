@@ -1,0 +1,14 @@
+"""Task: validate the staged rows; rejects go to quarantine, never dropped."""
+
+from pathlib import Path
+
+from prefect import task
+
+from thio.runs import run_methodology
+from thio.validation import validate_round
+
+
+@task(name="validate")
+def validate_rows(run: dict) -> dict:
+    """Run the pandera models and cross-sheet rules; write accepted rows and quarantine."""
+    return validate_round(Path(run["work_dir"]), run["round_id"], run_methodology(run))

@@ -1,0 +1,33 @@
+"""prefect.yaml: every deployment's entrypoint imports and its parameters bind."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _deployments() -> list[dict]:
+    return yaml.safe_load((REPO / "prefect.yaml").read_text())["deployments"]
+
+
+def test_every_entrypoint_imports_and_parameters_bind():
+    for deployment in _deployments():
+        module_path, function_name = deployment["entrypoint"].split(":")
+        module = importlib.import_module(module_path.removesuffix(".py").replace("/", "."))
+        flow = getattr(module, function_name)
+        signature = inspect.signature(flow.fn)
+        bound = signature.bind(**deployment.get("parameters", {}))
+        assert set(bound.arguments) == set(deployment["parameters"])
+
+
+def test_quarterly_schedule_is_jakarta_cron():
+    quarterly = next(d for d in _deployments() if d["name"] == "survey-round-quarterly")
+    schedule = quarterly["schedules"][0]
+    assert schedule["cron"] == "0 6 1 1,4,7,10 *"
+    assert schedule["timezone"] == "Asia/Jakarta"
+    assert quarterly["entrypoint"] == "flows/survey_round.py:survey_round"

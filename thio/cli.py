@@ -1,0 +1,246 @@
+"""The ``thio`` command line.
+
+Exit codes: 0 published or unchanged; 1 nothing published (input rejected or round blocked)
+or another error the user can act on; 2 usage error. Never a traceback: unexpected errors
+are written to ``<home>/logs/thio.log`` and summarised in one line.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import traceback
+from pathlib import Path
+
+import click
+
+from thio.errors import ThioError
+
+DEFAULT_HOME = os.environ.get("THIO_HOME", "thio-data")
+
+
+def _prepare_prefect(home: Path, verbose: bool) -> None:
+    """Quiet Prefect's console before it is imported; its logs still reach the API and file."""
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    if not verbose:
+        os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    log_dir = home / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(log_dir / "thio.log", encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    logging.getLogger("prefect").addHandler(handler)
+    logging.getLogger("thio").addHandler(handler)
+
+
+def _silence_prefect_console(verbose: bool) -> None:
+    if verbose:
+        return
+    for name in ("prefect", "prefect.flow_runs", "prefect.task_runs"):
+        for handler in logging.getLogger(name).handlers:
+            if isinstance(handler, logging.StreamHandler) and not isinstance(
+                handler, logging.FileHandler
+            ):
+                handler.setLevel(logging.CRITICAL + 1)
+
+
+def run_survey_flow(
+    round_id: str, inputs: list[str], home: Path, methodology: str | None, verbose: bool
+) -> dict:
+    """Start the survey-round flow on the embedded defaults (ephemeral Prefect API)."""
+    _prepare_prefect(home, verbose)
+    from flows.survey_round import survey_round
+
+    _silence_prefect_console(verbose)
+    return survey_round(round_id=round_id, inputs=inputs, home=str(home), methodology=methodology)
+
+
+def _report_lines(report: dict) -> list[str]:
+    lines = []
+    for row in report["files"]:
+        if row["status"] == "rejected":
+            lines.append(f"{row['file_name']}: rejected: {row['message']}")
+        else:
+            lines.append(
+                f"{row['file_name']}: {row['rows_read']} rows read, "
+                f"{row['rows_accepted']} accepted, {row['rows_quarantined']} quarantined"
+            )
+    for message in report.get("messages", []):
+        lines.append(message)
+    publication = report["publication"]
+    version = publication["version"] if publication["version"] is not None else "-"
+    lines.append(
+        f"round {report['round_id']}: version {version}, {publication['n_firms']} firms, "
+        f"{publication['status']}"
+    )
+    return lines
+
+
+def _fail(home: Path | None, exc: BaseException) -> None:
+    """One line for the user; the traceback goes to the log file."""
+    where = ""
+    if home is not None:
+        log = home / "logs" / "thio.log"
+        try:
+            log.parent.mkdir(parents=True, exist_ok=True)
+            with open(log, "a", encoding="utf-8") as handle:
+                handle.write(traceback.format_exc())
+            where = f" (details in {log})"
+        except OSError:
+            pass
+    click.echo(f"error: {type(exc).__name__}: {exc}{where}", err=True)
+    sys.exit(1)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="thio")
+def cli() -> None:
+    """thio: technometric (THIO/TCC) survey pipeline.
+
+    Ingests survey exports, validates them, computes the technology contribution
+    coefficient in DuckDB and publishes versioned rounds to <home>/warehouse.duckdb.
+    """
+
+
+@cli.command("run")
+@click.option(
+    "--home",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=DEFAULT_HOME,
+    show_default=True,
+    help="Data home (warehouse, raw archive, reports). Env: THIO_HOME.",
+)
+@click.option("--round", "round_id", required=True, help="Survey round id: YYYYQn or YYYY.")
+@click.option(
+    "--methodology",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Methodology file (default: the shipped methodology.yaml).",
+)
+@click.option("--verbose", is_flag=True, help="Show Prefect's logs on the console.")
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True, path_type=str))
+def run_command(
+    home: Path, round_id: str, methodology: str | None, verbose: bool, inputs: tuple[str, ...]
+) -> None:
+    """Run one survey round: INPUT... are workbooks (.xlsx) or CSV folders of one round."""
+    from thio.runs import check_round_id
+
+    try:
+        check_round_id(round_id)
+    except ThioError as exc:
+        raise click.UsageError(str(exc)) from None
+    try:
+        report = run_survey_flow(round_id, list(inputs), home, methodology, verbose)
+    except ThioError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    except Exception as exc:  # never a traceback on the console
+        _fail(home, exc)
+    for line in _report_lines(report):
+        click.echo(line)
+    sys.exit(0 if report["publication"]["status"] in ("published", "unchanged") else 1)
+
+
+@cli.command("template")
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--methodology",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Methodology file whose criteria and scales the template lists.",
+)
+def template_command(out: Path, methodology: str | None) -> None:
+    """Write a blank canonical survey workbook to OUT (.xlsx), with notes in en and id."""
+    from thio.methodology import load_methodology
+    from thio.template import write_template
+
+    if out.suffix.lower() != ".xlsx":
+        raise click.UsageError(f"{out.name}: the template is a workbook; name it *.xlsx")
+    try:
+        write_template(out, load_methodology(methodology))
+    except ThioError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    click.echo(f"wrote {out}")
+
+
+@cli.command("map")
+@click.option(
+    "--home",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=DEFAULT_HOME,
+    show_default=True,
+    help="Data home holding warehouse.duckdb.",
+)
+@click.option("--round", "round_id", help="Round (default: the latest published round).")
+@click.option(
+    "--lang",
+    type=click.Choice(["en", "id"]),
+    default="en",
+    show_default=True,
+    help="Language of the labels.",
+)
+def map_command(home: Path, round_id: str | None, lang: str) -> None:
+    """Print the technometric map of a published round (per sector)."""
+    from thio.report import technometric_map
+
+    try:
+        click.echo(technometric_map(home, round_id, lang))
+    except ThioError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+
+
+@cli.command("demo")
+@click.option(
+    "--home",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=DEFAULT_HOME,
+    show_default=True,
+    help="Data home for the demo's warehouse.",
+)
+@click.option(
+    "--firms",
+    type=click.IntRange(10, 100_000),
+    default=300,
+    show_default=True,
+    help="Number of firms in the generated sample.",
+)
+@click.option(
+    "--lang",
+    type=click.Choice(["en", "id"]),
+    default="en",
+    show_default=True,
+    help="Language of the map's labels.",
+)
+@click.option("--verbose", is_flag=True, help="Show Prefect's logs on the console.")
+def demo_command(home: Path, firms: int, lang: str, verbose: bool) -> None:
+    """Generate a sample city survey (3 quarterly rounds), run them, print the map."""
+    from thio.report import technometric_map
+    from thio.sample import generate_rounds, write_workbook
+
+    try:
+        round_ids = ("2024Q1", "2024Q2", "2024Q3")
+        rounds = generate_rounds(n_firms=firms, round_ids=round_ids)
+        for round_id, sheets in zip(round_ids, rounds, strict=True):
+            folder = home / "demo" / "inputs"
+            folder.mkdir(parents=True, exist_ok=True)
+            workbook = folder / f"survey_{round_id}.xlsx"
+            write_workbook(sheets, workbook)
+            report = run_survey_flow(round_id, [str(workbook)], home, None, verbose)
+            for line in _report_lines(report):
+                click.echo(line)
+        click.echo("")
+        click.echo(technometric_map(home, round_ids[-1], lang))
+    except ThioError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    except Exception as exc:
+        _fail(home, exc)
+
+
+def main() -> None:
+    """Entry point of the ``thio`` script."""
+    cli(prog_name="thio")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,295 @@
+"""Publish a computed round into the versioned warehouse, atomically.
+
+The published file ``<home>/warehouse.duckdb`` is never written in place. A run copies it to
+a build file, appends its rows there in one transaction, checkpoints, and renames the build
+file over the published one. Analysts' read-only connections keep the file they opened;
+new connections see the new version whole. The previous file is kept as
+``warehouse.previous.duckdb``. An exclusive lock on ``<home>/.warehouse.lock`` makes writers
+take turns.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from thio.catalog import ALL_TABLES, CROSS_ROUND_TABLES, MART_TABLES, META_TABLES, Table
+from thio.methodology import Methodology
+
+WAREHOUSE_FILE = "warehouse.duckdb"
+PREVIOUS_FILE = "warehouse.previous.duckdb"
+PUBLISH_SQL_DIR = Path(__file__).resolve().parent.parent / "warehouse" / "publish"
+# Doubles enter the content hash rounded to this many decimals, so that the last-bit noise
+# of parallel floating-point sums never changes a hash (docs/ARCHITECTURE.md).
+HASH_DECIMALS = 10
+
+
+def warehouse_path(home: Path) -> Path:
+    """The published warehouse file of a home."""
+    return Path(home) / WAREHOUSE_FILE
+
+
+@contextlib.contextmanager
+def writer_lock(home: Path) -> Iterator[None]:
+    """Hold the home's single-writer lock (blocks until the other writer is done)."""
+    home.mkdir(parents=True, exist_ok=True)
+    with open(home / ".warehouse.lock", "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _literal(text: str) -> str:
+    """A SQL string literal of our own catalog text (COMMENT ON takes no parameters)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _create_tables(con: duckdb.DuckDBPyConnection) -> None:
+    for schema in sorted({entry.schema for entry in ALL_TABLES}):
+        con.execute(f"create schema if not exists {schema}")
+    for entry in ALL_TABLES:
+        columns = ", ".join(f"{name} {kind}" for name, kind, _ in entry.columns)
+        con.execute(f"create table if not exists {entry.qualified} ({columns})")
+        con.execute(f"comment on table {entry.qualified} is {_literal(entry.comment)}")
+        for name, _, comment in entry.columns:
+            con.execute(f"comment on column {entry.qualified}.{name} is {_literal(comment)}")
+
+
+def _create_latest_views(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("create schema if not exists latest")
+    current = (
+        "select round_id, max(version) as version from meta.publications "
+        "where status = 'published' group by round_id"
+    )
+    for entry in MART_TABLES:
+        columns = ", ".join(f"mart.{name}" for name in entry.column_names)
+        con.execute(
+            f"create or replace view latest.{entry.name} as select {columns} "
+            f"from {entry.qualified} as mart inner join ({current}) as current_version "
+            "on mart.round_id = current_version.round_id "
+            "and mart.version = current_version.version"
+        )
+        comment = f"{entry.comment} Current published version of every round."
+        con.execute(f"comment on view latest.{entry.name} is {_literal(comment)}")
+    for entry in CROSS_ROUND_TABLES:
+        con.execute(
+            f"create or replace view latest.{entry.name} as select * from {entry.qualified}"
+        )
+        con.execute(f"comment on view latest.{entry.name} is {_literal(entry.comment)}")
+
+
+def _hash_expression(entry: Table, source: str) -> str:
+    """SQL text of one canonical line per row of a mart (our own column names only)."""
+    parts = []
+    for name, kind, _ in entry.columns:
+        if name == "version":
+            continue
+        if kind == "double":
+            parts.append(f"coalesce(printf('%.{HASH_DECIMALS}f', {name}), '')")
+        else:
+            parts.append(f"coalesce(cast({name} as varchar), '')")
+    return f"select '{entry.name}|' || concat_ws('|', {', '.join(parts)}) as line from {source}"
+
+
+def content_sha256(con: duckdb.DuckDBPyConnection, schema: str) -> str:
+    """sha256 over the rows of every mart in ``schema``, one canonical line per row, sorted."""
+    lines = " union all ".join(
+        _hash_expression(entry, f"{schema}.{entry.name}") for entry in MART_TABLES
+    )
+    query = f"select sha256(coalesce(string_agg(line, chr(10) order by line), '')) from ({lines})"
+    return con.execute(query).fetchone()[0]
+
+
+def _insert_meta(
+    con: duckdb.DuckDBPyConnection,
+    run: dict[str, Any],
+    file_rows: list[dict[str, Any]],
+    quarantine_path: Path | None,
+) -> None:
+    con.execute(
+        "insert into meta.runs (run_id, flow_run_id, flow_name, round_id, started_at, "
+        "finished_at, status, parameters, code_version, package_versions) "
+        "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            run["run_id"],
+            run.get("flow_run_id"),
+            run.get("flow_name"),
+            run["round_id"],
+            run["started_at"],
+            run["finished_at"],
+            run["status"],
+            json.dumps(run.get("parameters", {}), sort_keys=True, default=str),
+            run["code_version"],
+            json.dumps(run.get("package_versions", {}), sort_keys=True),
+        ],
+    )
+    columns = [name for name, _, _ in META_TABLES[2].columns]
+    for row in file_rows:
+        con.execute(
+            f"insert into meta.input_files ({', '.join(columns)}) "
+            f"values ({', '.join('?' for _ in columns)})",
+            [row.get(name) for name in columns],
+        )
+    if quarantine_path is not None and quarantine_path.exists():
+        con.execute(
+            "insert into meta.quarantine (run_id, round_id, file_name, file_sha256, sheet, "
+            "row_number, column_name, value, rule, message, firm_id) "
+            "select ?, ?, _file, _file_sha256, _sheet, _row, column_name, value, rule, message, "
+            "firm_id from read_parquet(?)",
+            [run["run_id"], run["round_id"], str(quarantine_path)],
+        )
+
+
+def _insert_validation_results(
+    con: duckdb.DuckDBPyConnection, run: dict[str, Any], results: list[dict[str, Any]]
+) -> None:
+    for result in results:
+        con.execute(
+            "insert into meta.validation_results (run_id, round_id, suite, check_name, success, "
+            "observed, unexpected_count) values (?, ?, ?, ?, ?, ?, ?)",
+            [
+                run["run_id"],
+                run["round_id"],
+                result["suite"],
+                result["check_name"],
+                bool(result["success"]),
+                None if result.get("observed") is None else str(result["observed"]),
+                result.get("unexpected_count"),
+            ],
+        )
+
+
+def _current_version(con: duckdb.DuckDBPyConnection, round_id: str) -> tuple[int, str | None]:
+    """(highest version of the round, content hash of its current published version)."""
+    highest = con.execute(
+        "select coalesce(max(version), 0) from meta.publications where round_id = ?", [round_id]
+    ).fetchone()[0]
+    current = con.execute(
+        "select content_sha256 from meta.publications where round_id = ? "
+        "and status = 'published' order by version desc limit 1",
+        [round_id],
+    ).fetchone()
+    return int(highest), (current[0] if current else None)
+
+
+def _append_marts(con: duckdb.DuckDBPyConnection, round_id: str, version: int) -> None:
+    for entry in MART_TABLES:
+        columns = [name for name in entry.column_names if name not in ("round_id", "version")]
+        selected = ", ".join(columns)
+        con.execute(
+            f"insert into {entry.qualified} (round_id, version, {selected}) "
+            f"select ?, ?, {selected} from compute.marts.{entry.name}",
+            [round_id, version],
+        )
+
+
+def _rebuild_cross_round(con: duckdb.DuckDBPyConnection) -> None:
+    for entry in CROSS_ROUND_TABLES:
+        query = (PUBLISH_SQL_DIR / f"{entry.name}.sql").read_text(encoding="utf-8")
+        con.execute(f"delete from {entry.qualified}")
+        con.execute(f"insert into {entry.qualified} by name {query}")
+
+
+def publish_round(
+    home: Path,
+    run: dict[str, Any],
+    methodology: Methodology,
+    file_rows: list[dict[str, Any]],
+    quarantine_path: Path | None,
+    compute_db: Path | None,
+    validation_results: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """Record the run and, when ``compute_db`` is given, publish its marts as a new version.
+
+    ``run`` holds run_id, round_id, started_at, parameters, code_version, package_versions and
+    the run's status so far ("blocked" or "rejected" when nothing may be published).
+    Returns {round_id, version, status, n_firms, content_sha256}: status "published",
+    "unchanged" (identical results to the current version: no new version), or the run's
+    blocking status.
+    """
+    home = Path(home)
+    round_id = run["round_id"]
+    build_dir = home / ".build"
+    build_dir.mkdir(parents=True, exist_ok=True)
+    published = warehouse_path(home)
+    with writer_lock(home):
+        build = build_dir / f"warehouse-{run['run_id']}.duckdb"
+        build.unlink(missing_ok=True)
+        if published.exists():
+            shutil.copyfile(published, build)
+        con = duckdb.connect(str(build))
+        try:
+            _create_tables(con)
+            result = {"round_id": round_id, "version": None, "status": run["status"]}
+            result.update(n_firms=0, content_sha256=None)
+            con.execute("begin transaction")
+            if compute_db is not None and run["status"] not in ("blocked", "rejected"):
+                con.execute("attach ? as compute (read_only)", [str(compute_db)])
+                digest = content_sha256(con, "compute.marts")
+                highest, current = _current_version(con, round_id)
+                n_firms = con.execute("select count(*) from compute.marts.firm_tcc").fetchone()[0]
+                result.update(content_sha256=digest, n_firms=int(n_firms))
+                if digest == current:
+                    result.update(status="unchanged", version=highest)
+                else:
+                    version = highest + 1
+                    _append_marts(con, round_id, version)
+                    reason = "first version" if highest == 0 else "changed input or method"
+                    con.execute(
+                        "insert into meta.publications (round_id, version, status, published_at, "
+                        "run_id, content_sha256, methodology_sha256, code_version, input_files, "
+                        "n_firms, reason) values (?, ?, 'published', ?, ?, ?, ?, ?, ?, ?, ?)",
+                        [
+                            round_id,
+                            version,
+                            datetime.now(UTC),
+                            run["run_id"],
+                            digest,
+                            methodology.sha256,
+                            run["code_version"],
+                            len({row["file_name"] for row in file_rows if row["sheet"] is None}),
+                            int(n_firms),
+                            reason,
+                        ],
+                    )
+                    result.update(status="published", version=version)
+                    _rebuild_cross_round(con)
+            run = {**run, "status": result["status"], "finished_at": datetime.now(UTC)}
+            _insert_meta(con, run, file_rows, quarantine_path)
+            _insert_validation_results(con, run, validation_results or [])
+            con.execute("commit")
+            _create_latest_views(con)
+            con.execute("checkpoint")
+        except BaseException:
+            con.close()
+            build.unlink(missing_ok=True)
+            raise
+        con.close()
+        _swap_in(build, published, home / PREVIOUS_FILE)
+    return result
+
+
+def _swap_in(build: Path, published: Path, previous: Path) -> None:
+    """Make ``build`` the published file in one rename, keeping the old one as ``previous``."""
+    with open(build, "rb") as handle:
+        os.fsync(handle.fileno())
+    if published.exists():
+        previous.unlink(missing_ok=True)
+        os.link(published, previous)
+    os.replace(build, published)
+    directory = os.open(published.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)

@@ -1,0 +1,128 @@
+"""Close a run: reconcile what was read, accepted and quarantined, then publish or refuse."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from thio.publish import publish_round
+from thio.runs import run_methodology
+
+
+def can_validate(ingest: dict[str, Any]) -> bool:
+    """Whether ingest left a round to validate (the required sheets came from a readable file)."""
+    return bool(ingest.get("ok"))
+
+
+def can_compute(validation: dict[str, Any] | None) -> bool:
+    """Whether the validated round may be computed (not blocked by its quarantine share)."""
+    return validation is not None and not validation["blocked"]
+
+
+def input_file_rows(
+    run: dict[str, Any], ingest: dict[str, Any], validation: dict[str, Any] | None
+) -> list[dict[str, Any]]:
+    """meta.input_files rows: one per file (sheet null) and one per (file, sheet) read."""
+    per_sheet: dict[tuple[str, str], dict[str, Any]] = {}
+    if validation is not None:
+        for row in validation["files"]:
+            per_sheet[(row["file_name"], row["sheet"])] = row
+    rows = []
+    for record in ingest["files"]:
+        base = {
+            "run_id": run["run_id"],
+            "round_id": run["round_id"],
+            "file_name": record["file_name"],
+            "sha256": record["sha256"],
+            "bytes": record["bytes"],
+            "sheets": ",".join(record["sheets"]),
+            "status": record["status"],
+            "message": record["message"] or None,
+        }
+        counted = [per_sheet.get((record["file_name"], sheet)) for sheet in record["sheets"]]
+        known = [count for count in counted if count is not None]
+        rows_read = sum(record["rows_read"].values())
+        accepted = sum(count["rows_accepted"] for count in known) if known else None
+        quarantined = sum(count["rows_quarantined"] for count in known) if known else None
+        if record["status"] == "rejected":
+            accepted, quarantined = 0, 0
+        elif not known:
+            # not validated (the round was rejected as a whole): every row is held back
+            accepted, quarantined = 0, rows_read
+        rows.append(
+            {
+                **base,
+                "sheet": None,
+                "rows_read": rows_read,
+                "rows_accepted": accepted,
+                "rows_quarantined": quarantined,
+            }
+        )
+        for sheet, count in zip(record["sheets"], counted, strict=True):
+            read = record["rows_read"].get(sheet, 0)
+            rows.append(
+                {
+                    **base,
+                    "sheet": sheet,
+                    "rows_read": read,
+                    "rows_accepted": count["rows_accepted"] if count else 0,
+                    "rows_quarantined": count["rows_quarantined"] if count else read,
+                }
+            )
+    return rows
+
+
+def run_status(ingest: dict[str, Any], validation: dict[str, Any] | None) -> str:
+    """rejected (nothing usable was read), blocked (quarantine share) or computed."""
+    if not can_validate(ingest):
+        return "rejected"
+    if not can_compute(validation):
+        return "blocked"
+    return "computed"
+
+
+def _messages(ingest: dict[str, Any], validation: dict[str, Any] | None) -> list[str]:
+    messages = []
+    if not can_validate(ingest):
+        missing = ", ".join(ingest.get("missing_sheets", []))
+        messages.append(f"round rejected: no readable input has the required sheet {missing}")
+    if validation is not None:
+        messages.extend(validation["messages"])
+        if validation["messages_not_listed"]:
+            messages.append(
+                f"... and {validation['messages_not_listed']} more problems (meta.quarantine)"
+            )
+        if validation["blocked"]:
+            messages.append(f"round blocked: {validation['blocked_reason']}")
+    return messages
+
+
+def publish_run(
+    run: dict[str, Any],
+    ingest: dict[str, Any],
+    validation: dict[str, Any] | None,
+    compute: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """Record the run in the warehouse and publish its version; returns the run's report."""
+    methodology = run_methodology(run)
+    status = run_status(ingest, validation)
+    work_dir = Path(run["work_dir"])
+    files = input_file_rows(run, ingest, validation)
+    checks = list(validation.get("checks", [])) if validation else []
+    checks += list(compute.get("checks", [])) if compute else []
+    publication = publish_round(
+        Path(run["home"]),
+        {**run, "status": status},
+        methodology,
+        files,
+        work_dir / "quarantine.parquet" if validation is not None else None,
+        Path(compute["db_path"]) if compute and status == "computed" else None,
+        checks,
+    )
+    return {
+        "run_id": run["run_id"],
+        "round_id": run["round_id"],
+        "files": [row for row in files if row["sheet"] is None],
+        "messages": _messages(ingest, validation),
+        "publication": publication,
+    }

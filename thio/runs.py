@@ -1,0 +1,100 @@
+"""A run of a survey round: its record, working folder and reconciliation of counts."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from thio.errors import ThioError
+from thio.methodology import load_methodology
+from thio.runinfo import code_version, new_run_id, package_versions
+
+ROUND_ID_PATTERN = re.compile(r"^\d{4}(Q[1-4])?$")
+
+
+def check_round_id(round_id: str) -> str:
+    """Return ``round_id`` if it is YYYYQn or YYYY; it names folders, so nothing else passes."""
+    if not isinstance(round_id, str) or not ROUND_ID_PATTERN.fullmatch(round_id):
+        raise ThioError(
+            f"round {round_id!r} is not a round id: use YYYYQn (e.g. 2024Q1) or YYYY (e.g. 2024)"
+        )
+    return round_id
+
+
+def quarter_before(moment: datetime) -> str:
+    """The round id of the quarter that ended before ``moment`` (2024-04-01 → 2024Q1)."""
+    quarter = (moment.month - 1) // 3 + 1
+    year = moment.year
+    if quarter == 1:
+        return f"{year - 1}Q4"
+    return f"{year}Q{quarter - 1}"
+
+
+def resolve_inputs(round_id: str, inputs: list[str] | None, home: str) -> list[str]:
+    """The given inputs, or every file and CSV folder in <home>/inbox/<round_id>/."""
+    if inputs:
+        return list(inputs)
+    inbox = Path(home) / "inbox" / check_round_id(round_id)
+    if not inbox.is_dir():
+        raise ThioError(f"no inputs given and no inbox folder {inbox}")
+    return [str(path) for path in sorted(inbox.iterdir()) if not path.name.startswith(".")]
+
+
+def start_run(
+    round_id: str | None,
+    inputs: list[str] | None,
+    home: str,
+    methodology: str | None,
+    flow_run_id: str | None = None,
+    flow_name: str | None = None,
+    scheduled: datetime | None = None,
+) -> dict[str, Any]:
+    """Check a run's parameters and create its working folder; returns the run record.
+
+    A null ``round_id`` is the quarter before ``scheduled`` (a scheduled run); null
+    ``inputs`` are the files in the round's inbox folder under ``home``.
+    """
+    round_id = check_round_id(round_id or quarter_before(scheduled or datetime.now(UTC)))
+    inputs = resolve_inputs(round_id, inputs, home)
+    if not inputs:
+        raise ThioError("no input given: name at least one workbook (.xlsx) or CSV folder")
+    for name in inputs:
+        if not Path(name).exists():
+            raise ThioError(f"{name}: no such file or folder")
+    loaded = load_methodology(methodology)
+    run_id = flow_run_id or new_run_id()
+    home_path = Path(home).resolve()
+    work_dir = home_path / "work" / run_id
+    work_dir.mkdir(parents=True, exist_ok=True)
+    return {
+        "run_id": run_id,
+        "flow_run_id": flow_run_id,
+        "flow_name": flow_name,
+        "round_id": round_id,
+        "home": str(home_path),
+        "work_dir": str(work_dir),
+        "inputs": [str(Path(name).resolve()) for name in inputs],
+        "methodology_path": str(loaded.path.resolve()),
+        "methodology_sha256": loaded.sha256,
+        "started_at": datetime.now(UTC).isoformat(),
+        "parameters": {
+            "round_id": round_id,
+            "inputs": list(inputs),
+            "scheduled": scheduled.isoformat() if scheduled else None,
+            "home": str(home),
+            "methodology": methodology,
+        },
+        "code_version": code_version(),
+        "package_versions": package_versions(),
+        "status": "running",
+    }
+
+
+def run_methodology(run: dict[str, Any]):
+    """Load the run's methodology again, refusing a file changed since the run started."""
+    loaded = load_methodology(run["methodology_path"])
+    if loaded.sha256 != run["methodology_sha256"]:
+        raise ThioError(f"methodology file {loaded.path.name} changed while the run was going on")
+    return loaded

@@ -1,0 +1,141 @@
+-- purpose: each firm's TCC = T^bT * H^bH * I^bI * O^bO (method.md section 6), its class and
+--   technology level (section 7: intervals (lower, upper] on TCC rounded to
+--   classification_decimals) and its improvement priority (section 8).
+-- grain: one row per firm with all four components
+-- key: firm_id
+-- upstreams: staging.stg_firms, intermediate.int_components__aggregated,
+--   intermediate.int_firm_betas__resolved, methodology.parameters,
+--   macros priority_order, tcc_class_of, technology_level_of
+with
+
+firms as (
+    select * from staging.stg_firms
+),
+
+components as (
+    select * from intermediate.int_components__aggregated
+),
+
+firm_betas as (
+    select * from intermediate.int_firm_betas__resolved
+),
+
+parameters as (
+    select * from methodology.parameters
+),
+
+-- the four contributions side by side; codes are fixed by the methodology (T, H, I, O)
+contributions as (
+    select
+        components.firm_id,
+        max(components.contribution) filter (where components.component = 'T') as t,
+        max(components.contribution) filter (where components.component = 'H') as h,
+        max(components.contribution) filter (where components.component = 'I') as i,
+        max(components.contribution) filter (where components.component = 'O') as o,
+        cast(sum(components.n_items) as bigint) as n_items
+    from components
+    group by components.firm_id
+),
+
+-- a firm missing a component is excluded upstream (validation); the filter keeps a gap
+-- from surfacing as a null TCC
+scored as (
+    select
+        firms.firm_id,
+        firms.sector_code,
+        firms.region_code,
+        firms.firm_name,
+        firms.sample_weight,
+        contributions.t,
+        contributions.h,
+        contributions.i,
+        contributions.o,
+        contributions.n_items,
+        firm_betas.beta_t,
+        firm_betas.beta_h,
+        firm_betas.beta_i,
+        firm_betas.beta_o,
+        firm_betas.beta_source,
+        firm_betas.ahp_cr,
+        firm_betas.ahp_consistent,
+        firm_betas.lambda_max,
+        firm_betas.ahp_respondents_used,
+        exp(
+            firm_betas.beta_t * ln(contributions.t)
+            + firm_betas.beta_h * ln(contributions.h)
+            + firm_betas.beta_i * ln(contributions.i)
+            + firm_betas.beta_o * ln(contributions.o)
+        ) as tcc
+    from firms
+    inner join contributions on firms.firm_id = contributions.firm_id
+    inner join firm_betas on firms.firm_id = firm_betas.firm_id
+    where
+        contributions.t is not null
+        and contributions.h is not null
+        and contributions.i is not null
+        and contributions.o is not null
+),
+
+-- each firm's components with the matching beta, for the priority ranking
+component_betas as (
+    select
+        components.firm_id,
+        components.component,
+        components.component_order,
+        components.contribution,
+        case components.component
+            when 'T' then firm_betas.beta_t
+            when 'H' then firm_betas.beta_h
+            when 'I' then firm_betas.beta_i
+            when 'O' then firm_betas.beta_o
+        end as beta
+    from components
+    inner join firm_betas on components.firm_id = firm_betas.firm_id
+),
+
+priorities as (
+    select
+        component_betas.firm_id,
+        priority_order(
+            component_betas.component,
+            component_betas.component_order,
+            component_betas.contribution,
+            component_betas.beta,
+            parameters.priority_rule,
+            parameters.classification_decimals
+        ) as priority
+    from component_betas
+    cross join parameters
+    group by component_betas.firm_id
+),
+
+final as (
+    select
+        scored.firm_id,
+        scored.sector_code,
+        scored.region_code,
+        scored.firm_name,
+        scored.sample_weight,
+        scored.t,
+        scored.h,
+        scored.i,
+        scored.o,
+        scored.n_items,
+        scored.beta_t,
+        scored.beta_h,
+        scored.beta_i,
+        scored.beta_o,
+        scored.beta_source,
+        scored.ahp_cr,
+        scored.ahp_consistent,
+        scored.lambda_max,
+        scored.ahp_respondents_used,
+        scored.tcc,
+        tcc_class_of(scored.tcc) as tcc_class,
+        technology_level_of(scored.tcc) as technology_level,
+        priorities.priority
+    from scored
+    left join priorities on scored.firm_id = priorities.firm_id
+)
+
+select * from final

@@ -1,0 +1,24 @@
+-- purpose: each criterion's rating of an item as the mean over the raters who scored it
+--   (method.md section 3).
+-- grain: one row per firm x component x item x criterion
+-- key: firm_id, component, item_id, criterion
+-- upstreams: staging.stg_sota
+with
+
+sota as (
+    select * from staging.stg_sota
+),
+
+final as (
+    select
+        sota.firm_id,
+        sota.component,
+        sota.item_id,
+        sota.criterion,
+        avg(sota.score) as mean_score,
+        count(distinct sota.rater) as n_raters
+    from sota
+    group by sota.firm_id, sota.component, sota.item_id, sota.criterion
+)
+
+select * from final
