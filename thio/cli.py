@@ -25,12 +25,17 @@ def _prepare_prefect(home: Path, verbose: bool) -> None:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     if not verbose:
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-    log_dir = home / "logs"
-    log_dir.mkdir(parents=True, exist_ok=True)
-    handler = logging.FileHandler(log_dir / "thio.log", encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
-    logging.getLogger("prefect").addHandler(handler)
-    logging.getLogger("thio").addHandler(handler)
+    log_file = (home / "logs" / "thio.log").resolve()
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    for name in ("prefect", "thio"):
+        logger = logging.getLogger(name)
+        if any(
+            getattr(handler, "baseFilename", None) == str(log_file) for handler in logger.handlers
+        ):
+            continue
+        handler = logging.FileHandler(log_file, encoding="utf-8")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+        logger.addHandler(handler)
 
 
 def _silence_prefect_console(verbose: bool) -> None:

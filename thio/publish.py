@@ -81,12 +81,18 @@ def _create_latest_views(con: duckdb.DuckDBPyConnection) -> None:
             "and mart.version = current_version.version"
         )
         comment = f"{entry.comment} Current published version of every round."
-        con.execute(f"comment on view latest.{entry.name} is {_literal(comment)}")
+        _comment_view(con, entry, comment)
     for entry in CROSS_ROUND_TABLES:
         con.execute(
             f"create or replace view latest.{entry.name} as select * from {entry.qualified}"
         )
-        con.execute(f"comment on view latest.{entry.name} is {_literal(entry.comment)}")
+        _comment_view(con, entry, entry.comment)
+
+
+def _comment_view(con: duckdb.DuckDBPyConnection, entry: Table, comment: str) -> None:
+    con.execute(f"comment on view latest.{entry.name} is {_literal(comment)}")
+    for name, _, column_comment in entry.columns:
+        con.execute(f"comment on column latest.{entry.name}.{name} is {_literal(column_comment)}")
 
 
 def _hash_expression(entry: Table, source: str) -> str:

@@ -5,8 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
 from thio.publish import publish_round
 from thio.runs import run_methodology
+
+# Rows quarantined only because their firm or item was: listed after the root causes.
+CASCADE_RULES = ("firm_excluded", "item_excluded")
+# Problems printed on the console; all of them are in meta.quarantine.
+CONSOLE_MESSAGES = 20
 
 
 def can_validate(ingest: dict[str, Any]) -> bool:
@@ -81,17 +90,31 @@ def run_status(ingest: dict[str, Any], validation: dict[str, Any] | None) -> str
     return "computed"
 
 
-def _messages(ingest: dict[str, Any], validation: dict[str, Any] | None) -> list[str]:
+def console_messages(quarantine_path: Path, limit: int = CONSOLE_MESSAGES) -> list[str]:
+    """The quarantine's messages for the console: root causes first, cascades counted."""
+    if not quarantine_path.exists():
+        return []
+    table = pq.read_table(quarantine_path, columns=["rule", "message"])
+    cascade = pc.is_in(table["rule"], value_set=pa.array(CASCADE_RULES, type=pa.string()))
+    causes = table.filter(pc.invert(cascade))["message"].to_pylist()
+    n_cascade = table.num_rows - len(causes)
+    lines = causes[:limit]
+    if len(causes) > limit:
+        lines.append(f"... and {len(causes) - limit} more problems (see meta.quarantine)")
+    if n_cascade:
+        lines.append(f"{n_cascade} more rows quarantined because their firm or item was excluded")
+    return lines
+
+
+def _messages(
+    ingest: dict[str, Any], validation: dict[str, Any] | None, work_dir: Path
+) -> list[str]:
     messages = []
     if not can_validate(ingest):
         missing = ", ".join(ingest.get("missing_sheets", []))
         messages.append(f"round rejected: no readable input has the required sheet {missing}")
     if validation is not None:
-        messages.extend(validation["messages"])
-        if validation["messages_not_listed"]:
-            messages.append(
-                f"... and {validation['messages_not_listed']} more problems (meta.quarantine)"
-            )
+        messages.extend(console_messages(work_dir / "quarantine.parquet"))
         if validation["blocked"]:
             messages.append(f"round blocked: {validation['blocked_reason']}")
     return messages
@@ -123,6 +146,6 @@ def publish_run(
         "run_id": run["run_id"],
         "round_id": run["round_id"],
         "files": [row for row in files if row["sheet"] is None],
-        "messages": _messages(ingest, validation),
+        "messages": _messages(ingest, validation, work_dir),
         "publication": publication,
     }
