@@ -170,6 +170,9 @@ MART_TABLES = (
             ("technology_level", "varchar", "traditional, semi_modern or modern."),
             ("priority", "varchar", "Components in upgrade order, e.g. I,T,O,H."),
             ("sample_weight", "double", "Survey design weight (null when unweighted)."),
+            ("firm_name", "varchar", "Firm name as surveyed."),
+            ("sector_name", "varchar", "Sector name as surveyed."),
+            ("region_name", "varchar", "Region name as surveyed."),
         ),
     ),
     Table(

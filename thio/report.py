@@ -40,6 +40,11 @@ def open_warehouse(home: Path) -> duckdb.DuckDBPyConnection:
     return duckdb.connect(str(path), read_only=True)
 
 
+def _sector_label(sector: str, names: dict[str, str | None]) -> str:
+    name = names.get(sector)
+    return f"{sector} {name}" if name else sector
+
+
 def technometric_map(home: Path, round_id: str | None = None, lang: str = "en") -> str:
     """The per-sector map of a round's current version: firms, mean TCC, class, priority."""
     labels = LABELS[lang]
@@ -56,6 +61,13 @@ def technometric_map(home: Path, round_id: str | None = None, lang: str = "en") 
             "order by group_type = 'all', sector_code",
             [round_id],
         ).fetchall()
+        names = dict(
+            con.execute(
+                "select sector_code, min(sector_name) from latest.firm_tcc where round_id = ? "
+                "group by sector_code",
+                [round_id],
+            ).fetchall()
+        )
     if not rows:
         raise ThioError(f"round {round_id} has no published version")
     header = (labels["sector"], labels["firms"], labels["tcc"], labels["class"], labels["priority"])
@@ -64,7 +76,7 @@ def technometric_map(home: Path, round_id: str | None = None, lang: str = "en") 
         first = priority.split(",")[0]
         table.append(
             (
-                labels["all"] if group_type == "all" else sector,
+                labels["all"] if group_type == "all" else _sector_label(sector, names),
                 str(n_firms),
                 f"{tcc_mean:.3f}",
                 methodology.class_label(tcc_class, lang),

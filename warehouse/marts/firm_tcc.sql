@@ -39,7 +39,9 @@ final as (
         firms_scored.ahp_respondents_used,
         firms_scored.sample_weight,
         firms_scored.n_items,
-        firms_scored.firm_name
+        firms_scored.firm_name,
+        firms_scored.sector_name,
+        firms_scored.region_name
     from firms_scored
     cross join run
 )
