@@ -1,0 +1,52 @@
+"""pandera schema of the parsed ``ahp`` sheet (pairwise judgments)."""
+
+from __future__ import annotations
+
+import pandera.pandas as pa
+
+from schemas.common import NUMBER, Rule, RuleBook, SheetSchema, column, scope_checks, text
+from thio.methodology import Methodology
+
+SHEET = "ahp"
+KEY = ["firm_id", "panel_id", "respondent", "row", "col"]
+
+
+def build_schema(methodology: Methodology, round_id: str) -> SheetSchema:
+    """Scope (firm_id or panel_id), respondent, row != col, the judgment on Saaty's scale
+    (parsed to the exact scale value), unique (scope, respondent, row, col)."""
+    del methodology, round_id
+    book = RuleBook()
+    schema = pa.DataFrameSchema(
+        {
+            "firm_id": text(),
+            "panel_id": text(),
+            "respondent": text(nullable=False),
+            "row": text(nullable=False),
+            "col": text(nullable=False),
+            "value": column(NUMBER, nullable=False),
+            "value_text": text(),
+        },
+        checks=[
+            *scope_checks(book),
+            book.check(
+                "row_not_col",
+                lambda frame: (frame["row"] != frame["col"]).fillna(True).astype(bool),
+                "row_col",
+                "{value} is the same component as row {row}",
+                column="col",
+            ),
+        ],
+        unique=KEY,
+        report_duplicates="all",
+    )
+    return SheetSchema(
+        SHEET,
+        schema,
+        book.rules,
+        key=KEY,
+        key_rule=Rule(
+            "duplicate_key",
+            "{row}:{col} is judged more than once by respondent {respondent}{also}",
+            "value",
+        ),
+    )

@@ -1,0 +1,115 @@
+"""pandera schema of the parsed ``firms`` sheet (one row per firm in the round)."""
+
+from __future__ import annotations
+
+import pandera.pandas as pa
+
+from schemas.common import (
+    DATE,
+    FIRM_ID_PATTERN,
+    INTEGER,
+    KBLI_PATTERN,
+    NUMBER,
+    Rule,
+    RuleBook,
+    SheetSchema,
+    column,
+    text,
+)
+from thio.methodology import Methodology
+
+SHEET = "firms"
+KEY = ["firm_id"]
+
+
+def build_schema(methodology: Methodology, round_id: str) -> SheetSchema:
+    """Types, required values, firm_id pattern, the run's round, ranges, unique firm_id.
+
+    ``sample_weight`` is all-or-none: once any firm of the round has one, every firm needs
+    one (method.md section 9).
+    """
+    del methodology  # no setting applies to this sheet
+    book = RuleBook()
+    schema = pa.DataFrameSchema(
+        {
+            "round_id": text(
+                nullable=False,
+                checks=[
+                    book.check(
+                        "round_id",
+                        lambda series: series == round_id,
+                        "round_id",
+                        f"{{value}} is not the round being read ({round_id})",
+                    )
+                ],
+            ),
+            "firm_id": text(
+                nullable=False,
+                checks=[
+                    book.check(
+                        "firm_id_pattern",
+                        lambda series: series.str.fullmatch(FIRM_ID_PATTERN),
+                        "pattern",
+                        "{value} is not a valid firm id (1 to 64 of A-Z a-z 0-9 . _ -)",
+                    )
+                ],
+            ),
+            "firm_name": text(nullable=False),
+            "sector_code": text(
+                nullable=False,
+                checks=[
+                    book.check(
+                        "sector_code_pattern",
+                        lambda series: series.str.fullmatch(KBLI_PATTERN),
+                        "pattern",
+                        "{value} is not a KBLI code (2 or 5 digits)",
+                    )
+                ],
+            ),
+            "sector_name": text(),
+            "region_code": text(nullable=False),
+            "region_name": text(),
+            "size_class": text(),
+            "workers": column(
+                INTEGER,
+                checks=[
+                    book.check(
+                        "workers_range", lambda series: series >= 0, "range", "{value} is below 0"
+                    )
+                ],
+            ),
+            "sample_weight": column(
+                NUMBER,
+                checks=[
+                    book.check(
+                        "sample_weight_range",
+                        lambda series: series > 0,
+                        "range",
+                        "{value} is not greater than 0",
+                    )
+                ],
+            ),
+            "survey_date": column(DATE, nullable=False),
+            "enumerator": text(),
+        },
+        checks=[
+            book.check(
+                "sample_weight_all_or_none",
+                lambda frame: (
+                    frame["sample_weight"].notna() | ~frame["sample_weight"].notna().any()
+                ),
+                "sample_weight",
+                "a sample_weight is required: other firms of the round have one",
+                column="sample_weight",
+            )
+        ],
+        unique=KEY,
+        report_duplicates="all",
+    )
+    return SheetSchema(
+        SHEET,
+        schema,
+        book.rules,
+        key=KEY,
+        key_rule=Rule("duplicate_key", "firm {value} appears more than once{also}", "firm_id"),
+    )

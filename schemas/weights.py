@@ -1,0 +1,51 @@
+"""pandera schema of the parsed ``weights`` sheet (given contribution intensities)."""
+
+from __future__ import annotations
+
+import pandera.pandas as pa
+
+from schemas.common import NUMBER, Rule, RuleBook, SheetSchema, column, scope_checks, text
+from thio.methodology import Methodology
+
+SHEET = "weights"
+KEY = ["firm_id", "panel_id", "component"]
+
+
+def build_schema(methodology: Methodology, round_id: str) -> SheetSchema:
+    """Scope (firm_id or panel_id), component, 0 < beta < 1, unique (scope, component).
+
+    That a scope's four betas sum to 1 is a rule over several rows: thio.validation.
+    """
+    del methodology, round_id
+    book = RuleBook()
+    schema = pa.DataFrameSchema(
+        {
+            "firm_id": text(),
+            "panel_id": text(),
+            "component": text(nullable=False),
+            "beta": column(
+                NUMBER,
+                nullable=False,
+                checks=[
+                    book.check(
+                        "beta_range",
+                        lambda series: (series > 0) & (series < 1),
+                        "range",
+                        "{value} is not between 0 and 1 (both excluded)",
+                    )
+                ],
+            ),
+        },
+        checks=scope_checks(book),
+        unique=KEY,
+        report_duplicates="all",
+    )
+    return SheetSchema(
+        SHEET,
+        schema,
+        book.rules,
+        key=KEY,
+        key_rule=Rule(
+            "duplicate_key", "a beta for {value} is given more than once{also}", "component"
+        ),
+    )

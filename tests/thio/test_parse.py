@@ -1,0 +1,114 @@
+"""thio.parse: the vectorised cell parsers and their invalid masks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from thio.methodology import load_methodology
+from thio.parse import (
+    parse_component,
+    parse_date,
+    parse_focus,
+    parse_integer,
+    parse_judgment,
+    parse_number,
+    parse_size_class,
+    snap_to_scale,
+)
+
+METHODOLOGY = load_methodology()
+ALIASES = METHODOLOGY.component_aliases()
+SAATY = METHODOLOGY.saaty_values()
+
+
+def text(*values: str | None) -> pd.Series:
+    return pd.Series(list(values), dtype="str")
+
+
+def test_numbers_accept_decimal_comma_and_flag_text():
+    parsed = parse_number(text("7,5", "7.5", "-2", ",5", "1e3", None, "abc", "1.234,5", "inf"))
+    assert parsed.values.iloc[:5].tolist() == [7.5, 7.5, -2.0, 0.5, 1000.0]
+    assert parsed.values.iloc[5:].isna().all()
+    assert parsed.invalid.tolist() == [False] * 6 + [True] * 3
+
+
+def test_integers_accept_whole_numbers_only():
+    parsed = parse_integer(text("3", "3.0", "3,0", "-1", "3.5", "x", None))
+    assert parsed.values.dtype == "Int64"
+    assert parsed.values.iloc[:4].tolist() == [3, 3, 3, -1]
+    assert parsed.values.iloc[4:].isna().all()
+    assert parsed.invalid.tolist() == [False, False, False, False, True, True, False]
+
+
+def test_dates_iso_excel_serial_and_excel_datetime_text():
+    parsed = parse_date(
+        text(
+            "2023-01-11",
+            "2023-01-11 00:00:00",
+            "44937",
+            "44937.75",
+            "2023-02-30",
+            "11/01/2023",
+            None,
+        )
+    )
+    days = parsed.values.dt.strftime("%Y-%m-%d").tolist()
+    assert days[:4] == ["2023-01-11"] * 4
+    assert parsed.values.iloc[4:].isna().all()
+    assert parsed.invalid.tolist() == [False, False, False, False, True, True, False]
+
+
+def test_components_and_aliases_case_insensitive():
+    parsed = parse_component(
+        text("T", "technoware", "h", "Infoware", "ORGAWARE", "X", None), ALIASES
+    )
+    assert parsed.values.iloc[:5].tolist() == ["T", "T", "H", "I", "O"]
+    assert parsed.invalid.tolist() == [False] * 5 + [True, False]
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [("3", 3.0), ("1/3", 1 / 3), ("0.3333", 1 / 3), ("0,3333", 1 / 3), ("1/2", 0.5),
+     ("1 / 9", 1 / 9), ("0.111", 1 / 9), ("9", 9.0), ("2/6", 1 / 3)],
+)  # fmt: skip
+def test_judgments_snap_to_the_exact_scale_value(given, expected):
+    parsed = parse_judgment(text(given), SAATY, 0.01)
+    assert parsed.values.iloc[0] == expected  # exact, not approximately
+    assert not parsed.invalid[0]
+
+
+@pytest.mark.parametrize("given", ["0.4", "10", "0", "-3", "1/0", "2.5", "three", "1/3/2"])
+def test_judgments_off_the_scale_are_invalid(given):
+    parsed = parse_judgment(text(given), SAATY, 0.01)
+    assert np.isnan(parsed.values.iloc[0])
+    assert parsed.invalid[0]
+
+
+def test_snap_tolerance_is_relative():
+    snapped, ok = snap_to_scale(np.array([3.029, 3.031, 0.1122, 0.1125]), SAATY, 0.01)
+    assert ok.tolist() == [True, False, True, False]
+    assert snapped[0] == 3.0 and snapped[2] == 1 / 9
+
+
+def test_focus_lists_normalised():
+    parsed = parse_focus(text("T, h", "humanware;T", "o", "T,X", None), ALIASES, "THIO")
+    assert parsed.values.iloc[:3].tolist() == ["T,H", "T,H", "O"]
+    assert parsed.invalid.tolist() == [False, False, False, True, False]
+
+
+def test_size_class_english_and_indonesian():
+    parsed = parse_size_class(text("Small", "kecil", "mikro", "big", None))
+    assert parsed.values.iloc[:3].tolist() == ["small", "small", "micro"]
+    assert parsed.invalid.tolist() == [False, False, False, True, False]
+
+
+def test_empty_series():
+    for parsed in (
+        parse_number(text()),
+        parse_integer(text()),
+        parse_date(text()),
+        parse_judgment(text(), SAATY, 0.01),
+    ):
+        assert len(parsed.values) == 0 and len(parsed.invalid) == 0

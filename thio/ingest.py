@@ -1,0 +1,678 @@
+"""Ingest: read a round's input files into raw text frames, archiving every file as received.
+
+An input is a workbook (``.xlsx``; ``.xlsm``, ``.xls`` and ``.ods`` are read too), a single
+CSV file named after its sheet (``firms.csv``), or a folder holding such files (not
+recursive; hidden files are skipped, files of other types are listed as skipped). Every
+input file is
+
+1. archived byte-for-byte as ``<home>/raw/<round_id>/<sha256>.<ext>`` (``ext`` from the
+   detected content, never a name from the input; an existing archive copy is kept);
+2. read: the contract sheets are matched case-insensitively (surrounding spaces ignored),
+   header names likewise; unknown sheets and columns are ignored and listed in the file's
+   record. In a workbook the header is the first row (of the first ten used rows) holding
+   a column name of the sheet, so a title row above the header is tolerated; in a CSV file
+   it is the first line (UTF-8 with or without BOM, else Windows-1252; the delimiter
+   ``,`` ``;`` tab or ``|`` is the one that splits the header into the most contract
+   names -- ``;`` is what Excel writes where the decimal separator is a comma; quoted
+   line breaks are one cell). Every cell is kept as text: surrounding whitespace stripped,
+   an empty cell null, a date cell ("2023-01-11 00:00:00") as its ISO date, an Excel
+   number as fastexcel renders it (rounded to 9 decimals), an error cell (#DIV/0!) null,
+   TRUE/FALSE as "true"/"false". Rows empty in every
+   contract column are dropped (Excel leaves many); ``_row`` keeps the spreadsheet row
+   number of each data row (header = row 1 of a CSV file);
+3. or rejected as a whole, with one line naming the file, the sheet and what is wrong, when
+   it cannot be read (empty, not a workbook -- detected by content, e.g. a CSV file renamed
+   to ``.xlsx`` --, corrupt, a ragged CSV row, the same bytes as an earlier input) or when a
+   sheet it has lacks a required column (an ``ahp`` or ``weights`` sheet needs at least one
+   of ``firm_id`` / ``panel_id``).
+
+Required sheets are judged for the round, not per file: a round may be split over several
+files (one per region or team), so a file may omit any sheet as long as the round as a
+whole, over the files that were read, has ``firms``, ``items`` and ``sota``. A sheet that
+is present but has no cell at all counts as absent. When a required sheet is missing from
+the round (or every file was rejected, or no file was found) the result says so
+(``ok: false``, ``missing_sheets``) and the raw frames hold what was read; the caller
+records the files and stops the round. Only a malformed round id, an empty input list
+or an input path that does not exist raise :class:`~thio.errors.ThioError`.
+
+Outputs in ``work_dir``: ``raw/<sheet>.parquet`` for all six contract sheets (union over
+the files; every contract column as nullable text, absent ones null; then ``_file``,
+``_file_sha256``, ``_sheet``, ``_row``) and ``ingest.json`` (see :func:`ingest_inputs`).
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import io
+import json
+import os
+import re
+import shutil
+import tempfile
+import zipfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+from xml.etree import ElementTree
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from thio.contract import PROVENANCE_COLUMNS, SHEETS, Sheet
+from thio.errors import ThioError
+
+ROUND_ID_RE = re.compile(r"^\d{4}(Q[1-4])?$")
+REQUIRED_SHEETS = tuple(name for name, sheet in SHEETS.items() if sheet.required)
+WORKBOOK_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".ods"}
+CSV_SUFFIXES = {".csv"}
+HEADER_SEARCH_ROWS = 10
+SCOPE_COLUMNS = ("firm_id", "panel_id")
+_ZIP_MAGIC = b"PK\x03\x04"
+_OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_EXCEL_MIDNIGHT_RE = r"^(\d{4}-\d{2}-\d{2}) 00:00:00$"
+_CSV_DELIMITERS = (",", ";", "\t", "|")
+_HASH_CHUNK = 1 << 20
+
+
+class FileRejected(Exception):
+    """An input file that cannot be used as a whole; the message is the one line to show."""
+
+
+@dataclass
+class FileRecord:
+    """What ingest did with one input file (one entry of ``ingest.json["files"]``)."""
+
+    file_name: str
+    sha256: str
+    bytes: int
+    kind: str  # xlsx | xls | ods | csv | unknown
+    archived_as: str  # relative to <home>
+    sheets: list[str] = field(default_factory=list)  # contract sheets read
+    rows_read: dict[str, int] = field(default_factory=dict)
+    unknown_sheets: list[str] = field(default_factory=list)
+    unknown_columns: dict[str, list[str]] = field(default_factory=dict)
+    status: str = "read"  # read | rejected
+    message: str = ""
+
+
+@dataclass
+class _SheetData:
+    table: pa.Table  # the contract columns (all of them) as text, plus provenance
+    columns_found: list[str]
+    unknown_columns: list[str]
+
+
+def check_round_id(round_id: str) -> str:
+    """The round id if it is ``YYYY`` or ``YYYYQn`` (it becomes part of paths), else ThioError."""
+    if not isinstance(round_id, str) or not ROUND_ID_RE.fullmatch(round_id):
+        raise ThioError(f"round id {round_id!r} is not YYYY or YYYYQn (e.g. 2023Q1 or 2023)")
+    return round_id
+
+
+def ingest_inputs(inputs: list[Path], round_id: str, home: Path, work_dir: Path) -> dict[str, Any]:
+    """Archive and read a round's input files; write raw frames and ``ingest.json``.
+
+    Returns the ``ingest.json`` content::
+
+        {"round_id": "2023Q1",
+         "files": [{"file_name": "c01.xlsx", "sha256": "...", "bytes": 12345, "kind": "xlsx",
+                    "archived_as": "raw/2023Q1/<sha256>.xlsx",
+                    "sheets": ["firms", "items", "sota", "ahp"],
+                    "rows_read": {"firms": 3, "items": 15, "sota": 72, "ahp": 30},
+                    "unknown_sheets": ["notes"], "unknown_columns": {"firms": ["remark"]},
+                    "status": "read" | "rejected", "message": "" | "<one line>"}],
+         "skipped": [{"path": "csv/readme.txt", "reason": "..."}],
+         "rows_read": {"firms": 3, ...all six sheets},
+         "raw": {"firms": "raw/firms.parquet", ...}   # relative to work_dir
+         "missing_sheets": [], "ok": true}
+    """
+    round_id = check_round_id(round_id)
+    if not inputs:
+        raise ThioError("no input files given")
+    home = Path(home)
+    work_dir = Path(work_dir)
+    members, skipped = _expand_inputs([Path(path) for path in inputs])
+
+    archive_dir = home / "raw" / round_id
+    archive_dir.mkdir(parents=True, exist_ok=True)
+    records: list[FileRecord] = []
+    parts: dict[str, list[pa.Table]] = {name: [] for name in SHEETS}
+    seen: dict[str, str] = {}
+    for path, display, kind_hint in members:
+        record = _ingest_one(path, display, kind_hint, archive_dir, home, seen, parts)
+        records.append(record)
+
+    read = [record for record in records if record.status == "read"]
+    present = {sheet for record in read for sheet in record.sheets}
+    missing = [sheet for sheet in REQUIRED_SHEETS if sheet not in present]
+
+    raw_dir = work_dir / "raw"
+    raw_dir.mkdir(parents=True, exist_ok=True)
+    rows_read: dict[str, int] = {}
+    raw_paths: dict[str, str] = {}
+    for name, sheet in SHEETS.items():
+        table = _union(sheet, parts[name])
+        rows_read[name] = table.num_rows
+        target = raw_dir / f"{name}.parquet"
+        pq.write_table(table, target)
+        raw_paths[name] = str(target.relative_to(work_dir))
+
+    result = {
+        "round_id": round_id,
+        "files": [asdict(record) for record in records],
+        "skipped": skipped,
+        "rows_read": rows_read,
+        "raw": raw_paths,
+        "missing_sheets": missing,
+        "ok": not missing,
+    }
+    (work_dir / "ingest.json").write_text(json.dumps(result, indent=1, ensure_ascii=False))
+    return result
+
+
+# ---------------------------------------------------------------- files
+
+
+def _expand_inputs(
+    inputs: list[Path],
+) -> tuple[list[tuple[Path, str, str]], list[dict[str, str]]]:
+    """(path, display name, "workbook" | "csv") of every input file; skipped folder entries."""
+    members: list[tuple[Path, str, str]] = []
+    skipped: list[dict[str, str]] = []
+    for path in inputs:
+        if path.is_dir():
+            for child in sorted(path.iterdir(), key=lambda item: item.name):
+                display = f"{path.name}/{child.name}"
+                if child.name.startswith(".") or child.name.startswith("~$"):
+                    continue
+                if not child.is_file():
+                    skipped.append({"path": display, "reason": "not a file (folders are not read)"})
+                elif child.suffix.lower() in CSV_SUFFIXES:
+                    members.append((child, display, "csv"))
+                elif child.suffix.lower() in WORKBOOK_SUFFIXES:
+                    members.append((child, display, "workbook"))
+                else:
+                    skipped.append({"path": display, "reason": "neither a CSV file nor a workbook"})
+        elif path.is_file():
+            kind = "csv" if path.suffix.lower() in CSV_SUFFIXES else "workbook"
+            members.append((path, path.name, kind))
+        else:
+            raise ThioError(f"input {path}: no such file or folder")
+    return members, skipped
+
+
+def _ingest_one(
+    path: Path,
+    display: str,
+    kind_hint: str,
+    archive_dir: Path,
+    home: Path,
+    seen: dict[str, str],
+    parts: dict[str, list[pa.Table]],
+) -> FileRecord:
+    try:
+        sha256, size, head = _hash_file(path)
+    except OSError as exc:
+        raise ThioError(f"{display}: cannot be read ({exc.strerror})") from None
+    kind = _detect_kind(head, kind_hint)
+    extension = kind if kind != "unknown" else "bin"
+    archived = archive_dir / f"{sha256}.{extension}"
+    _archive(path, archived)
+    record = FileRecord(
+        file_name=display,
+        sha256=sha256,
+        bytes=size,
+        kind=kind,
+        archived_as=str(archived.relative_to(home)),
+    )
+    try:
+        if sha256 in seen:
+            raise FileRejected(f"{display}: the same content as {seen[sha256]}, read once")
+        seen[sha256] = display
+        if kind == "csv":
+            sheet_name = path.stem.strip()
+            sheet = SHEETS.get(sheet_name.lower())
+            if sheet is None:
+                record.unknown_sheets = [sheet_name]
+                found: dict[str, _SheetData] = {}
+            else:
+                found = {sheet.name: _read_csv(path, display, sheet_name, sheet, size)}
+        else:
+            _check_workbook_content(display, kind, size, head)
+            found, record.unknown_sheets = _read_workbook(path, display, kind)
+    except FileRejected as exc:
+        record.status = "rejected"
+        record.message = str(exc)
+        return record
+    for name, data in found.items():
+        table = _with_provenance(data.table, display, sha256)
+        parts[name].append(table)
+        record.sheets.append(name)
+        record.rows_read[name] = table.num_rows
+        if data.unknown_columns:
+            record.unknown_columns[name] = data.unknown_columns
+    return record
+
+
+def _hash_file(path: Path) -> tuple[str, int, bytes]:
+    digest = hashlib.sha256()
+    size = 0
+    head = b""
+    with path.open("rb") as handle:
+        while chunk := handle.read(_HASH_CHUNK):
+            if not head:
+                head = chunk[:4096]
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size, head
+
+
+def _detect_kind(head: bytes, hint: str) -> str:
+    if hint == "csv":
+        return "csv"
+    if head.startswith(_OLE2_MAGIC):
+        return "xls"
+    if head.startswith(_ZIP_MAGIC):
+        return "ods" if b"opendocument.spreadsheet" in head[:200] else "xlsx"
+    return "unknown"
+
+
+def _check_workbook_content(display: str, kind: str, size: int, head: bytes) -> None:
+    if size == 0:
+        raise FileRejected(f"{display}: the file is empty (0 bytes)")
+    if kind != "unknown":
+        return
+    if _looks_like_text(head):
+        raise FileRejected(
+            f"{display}: not an Excel workbook; the content is text "
+            "(a CSV file renamed to .xlsx? name it .csv, after its sheet)"
+        )
+    raise FileRejected(f"{display}: not an Excel workbook (unknown content)")
+
+
+def _looks_like_text(head: bytes) -> bool:
+    if b"\x00" in head:
+        return False
+    for encoding in ("utf-8", "cp1252"):
+        try:
+            head.decode(encoding)
+        except UnicodeDecodeError as exc:
+            if encoding == "utf-8" and exc.start >= len(head) - 3:
+                return True  # a character cut at the end of the sample
+            continue
+        return True
+    return False
+
+
+def _archive(source: Path, target: Path) -> None:
+    """Copy byte-for-byte, atomically; an existing copy (same sha256 name) is kept."""
+    if target.exists():
+        return
+    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
+    os.close(handle)
+    try:
+        shutil.copyfile(source, temporary)
+        os.chmod(temporary, 0o444)
+        os.replace(temporary, target)
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+
+
+# ---------------------------------------------------------------- workbooks
+
+
+def _read_workbook(path: Path, display: str, kind: str) -> tuple[dict[str, _SheetData], list[str]]:
+    import fastexcel
+
+    try:
+        reader = fastexcel.read_excel(path)
+        names = list(reader.sheet_names)
+    except Exception as exc:  # fastexcel raises its own error types for every failure
+        raise FileRejected(
+            f"{display}: cannot be read as a workbook (corrupt or not a spreadsheet: "
+            f"{_first_line(exc)})"
+        ) from None
+    matched: dict[str, list[str]] = {}
+    unknown: list[str] = []
+    for name in names:
+        key = name.strip().lower()
+        if key in SHEETS:
+            matched.setdefault(key, []).append(name)
+        else:
+            unknown.append(name)
+    found: dict[str, _SheetData] = {}
+    for key, originals in matched.items():
+        if len(originals) > 1:
+            listed = ", ".join(repr(name) for name in originals)
+            raise FileRejected(f"{display}: sheets {listed} both name sheet {key}; keep one")
+        original = originals[0]
+        try:
+            loaded = reader.load_sheet(original, header_row=None, dtypes="string")
+            batch = loaded.to_arrow()
+        except Exception as exc:
+            raise FileRejected(
+                f"{display}, sheet {original}: cannot be read ({_first_line(exc)})"
+            ) from None
+        table = pa.Table.from_batches([batch]) if batch.num_rows else None
+        if table is None or table.num_columns == 0:
+            continue  # an empty sheet counts as absent
+        start_row = _first_used_row(path, kind, original)
+        found[key] = _sheet_from_grid(table, display, original, SHEETS[key], start_row)
+    return found, unknown
+
+
+def _sheet_from_grid(
+    grid: pa.Table, display: str, sheet_name: str, sheet: Sheet, start_row: int
+) -> _SheetData:
+    """Find the header in a sheet's used range (all text) and build the sheet's table."""
+    known = set(sheet.column_names)
+    columns = [_as_text(column) for column in grid.columns]
+    search = min(HEADER_SEARCH_ROWS, grid.num_rows)
+    header_index = 0
+    for index in range(search):
+        cells = {_header_name(column[index].as_py()) for column in columns}
+        if cells & known:
+            header_index = index
+            break
+    header = [_header_name(column[header_index].as_py()) for column in columns]
+    data = [column.slice(header_index + 1) for column in columns]
+    # the used range starts at sheet row start_row + 1 (1-based); the header is in it
+    first_data_row = start_row + 1 + header_index + 1
+    return _build_sheet(display, sheet_name, sheet, header, data, first_data_row, excel=True)
+
+
+def _first_used_row(path: Path, kind: str, sheet_name: str) -> int:
+    """0-based sheet row of the first non-empty cell (where fastexcel's range starts)."""
+    if kind == "xlsx":
+        row = _xlsx_first_used_row(path, sheet_name)
+        if row is not None:
+            return row
+    import python_calamine
+
+    try:
+        workbook = python_calamine.CalamineWorkbook.from_path(str(path))
+        try:
+            return int(workbook.get_sheet_by_name(sheet_name).start[0])
+        finally:
+            workbook.close()
+    except Exception:  # fastexcel read it; without the offset, assume the range starts at row 1
+        return 0
+
+
+_MAIN_NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+_REL_NS = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
+_PKG_REL_NS = "{http://schemas.openxmlformats.org/package/2006/relationships}"
+_CELL_RE = re.compile(rb"<(?:\w+:)?c\b([^>]*?)(/>|>(.*?)</(?:\w+:)?c>)", re.DOTALL)
+_CELL_REF_RE = re.compile(rb'\br="[A-Z]+(\d+)"')
+_VALUE_RE = re.compile(rb"<(?:\w+:)?(?:v|is)\b")
+
+
+def _xlsx_first_used_row(path: Path, sheet_name: str) -> int | None:
+    """Scan the start of the sheet's XML for the first cell with a value (None: unsure)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            workbook = ElementTree.fromstring(archive.read("xl/workbook.xml"))
+            relations = ElementTree.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
+            rel_id = None
+            for element in workbook.iter(f"{_MAIN_NS}sheet"):
+                if element.get("name") == sheet_name:
+                    rel_id = element.get(f"{_REL_NS}id")
+            target = None
+            for element in relations.iter(f"{_PKG_REL_NS}Relationship"):
+                if element.get("Id") == rel_id:
+                    target = element.get("Target")
+            if not target:
+                return None
+            member = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
+            with archive.open(member) as stream:
+                buffer = b""
+                for _ in range(64):  # at most 4 MiB of XML before the first value
+                    chunk = stream.read(1 << 16)
+                    if not chunk:
+                        break
+                    buffer += chunk
+                    for match in _CELL_RE.finditer(buffer):
+                        if match.group(2) == b"/>" or not _VALUE_RE.search(match.group(3)):
+                            continue
+                        reference = _CELL_REF_RE.search(match.group(1))
+                        return int(reference.group(1)) - 1 if reference else None
+                return None
+    except (KeyError, zipfile.BadZipFile, ElementTree.ParseError, OSError):
+        return None
+
+
+# ---------------------------------------------------------------- CSV files
+
+
+def _read_csv(path: Path, display: str, sheet_name: str, sheet: Sheet, size: int) -> _SheetData:
+    if size == 0:
+        raise FileRejected(f"{display}: the file is empty (0 bytes)")
+    with path.open("rb") as handle:
+        head = handle.read(1 << 16)
+    if head.startswith(_ZIP_MAGIC) or head.startswith(_OLE2_MAGIC):
+        raise FileRejected(f"{display}: a workbook, not CSV text (name it .xlsx)")
+    encoding = _text_encoding(head)
+    if encoding is None:
+        raise FileRejected(f"{display}: not a text file (neither UTF-8 nor Windows-1252)")
+    text = head.decode(encoding, errors="ignore").lstrip("\ufeff")
+    first_line = text.splitlines()[0] if text.splitlines() else ""
+    delimiter = _sniff_delimiter(first_line, set(sheet.column_names))
+    header_cells = next(csv.reader(io.StringIO(first_line), delimiter=delimiter), [])
+    header = [_header_name(cell) for cell in header_cells]
+    if not any(header):
+        raise FileRejected(f"{display}, sheet {sheet_name}: the first line has no column names")
+    names = [f"c{index}" for index in range(len(header))]
+    wanted = [names[index] for index, name in enumerate(header) if name in sheet.column_names]
+    table = _read_csv_table(path, display, names, wanted, delimiter, encoding)
+    columns = [table.column(name) if name in wanted else None for name in names]
+    return _build_sheet(display, sheet_name, sheet, header, columns, 2, excel=False)
+
+
+def _text_encoding(head: bytes) -> str | None:
+    if b"\x00" in head:
+        return None
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        decoder.decode(head, final=False)
+        return "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        head.decode("cp1252")
+    except UnicodeDecodeError:
+        return None
+    return "cp1252"
+
+
+def _sniff_delimiter(first_line: str, known: set[str]) -> str:
+    best, best_score = ",", (-1, -1)
+    for delimiter in _CSV_DELIMITERS:
+        cells = next(csv.reader(io.StringIO(first_line), delimiter=delimiter), [])
+        score = (sum(_header_name(cell) in known for cell in cells), len(cells))
+        if score > best_score:
+            best, best_score = delimiter, score
+    return best
+
+
+def _read_csv_table(
+    path: Path,
+    display: str,
+    names: list[str],
+    wanted: list[str],
+    delimiter: str,
+    encoding: str,
+) -> pa.Table:
+    bad_rows: list[Any] = []
+
+    def on_invalid(row: Any) -> str:
+        bad_rows.append(row)
+        return "skip"
+
+    def read(use_threads: bool, encoding: str) -> pa.Table:
+        return pacsv.read_csv(
+            path,
+            read_options=pacsv.ReadOptions(
+                column_names=names, skip_rows=1, use_threads=use_threads, encoding=encoding
+            ),
+            parse_options=pacsv.ParseOptions(
+                delimiter=delimiter,
+                newlines_in_values=True,
+                ignore_empty_lines=False,
+                invalid_row_handler=on_invalid,
+            ),
+            convert_options=pacsv.ConvertOptions(
+                column_types={name: pa.string() for name in names},
+                include_columns=wanted,
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=True,
+                null_values=[""],
+            ),
+        )
+
+    try:
+        try:
+            table = read(True, encoding)
+        except pa.ArrowInvalid as exc:
+            if encoding != "utf-8" or "UTF8" not in str(exc).upper().replace("-", ""):
+                raise
+            bad_rows.clear()
+            encoding = "cp1252"  # invalid UTF-8 past the sampled head: Excel's "CSV" on Windows
+            table = read(True, encoding)
+        if bad_rows:
+            bad_rows.clear()
+            read(False, encoding)  # once more, single-threaded, for the row numbers
+            row = bad_rows[0]
+            where = f"row {row.number}" if row.number is not None else "a row"
+            raise FileRejected(
+                f"{display}: {where} has {row.actual_columns} fields where the header has "
+                f"{row.expected_columns} ({_shorten(row.text)})"
+            )
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise FileRejected(f"{display}: cannot be read as CSV ({_first_line(exc)})") from None
+    return table
+
+
+# ---------------------------------------------------------------- sheets
+
+
+def _build_sheet(
+    display: str,
+    sheet_name: str,
+    sheet: Sheet,
+    header: list[str],
+    data: list[Any],
+    first_data_row: int,
+    *,
+    excel: bool,
+) -> _SheetData:
+    """Map header names to contract columns, check them, and build the text table."""
+    positions: dict[str, int] = {}
+    unknown: list[str] = []
+    for index, name in enumerate(header):
+        if name in sheet.column_names:
+            if name in positions:
+                raise FileRejected(
+                    f"{display}, sheet {sheet_name}: column {name} appears twice in the header"
+                )
+            positions[name] = index
+        elif name and not name.startswith("__unnamed__"):
+            unknown.append(name)
+    missing = [
+        column.name for column in sheet.columns if column.required and column.name not in positions
+    ]
+    if missing:
+        plural = "s" if len(missing) > 1 else ""
+        raise FileRejected(
+            f"{display}, sheet {sheet_name}: required column{plural} {', '.join(missing)} "
+            f"missing (the header has: {', '.join(name for name in header if name) or 'nothing'})"
+        )
+    if sheet.name in ("ahp", "weights") and not any(name in positions for name in SCOPE_COLUMNS):
+        raise FileRejected(
+            f"{display}, sheet {sheet_name}: needs a firm_id or a panel_id column (the scope)"
+        )
+    length = next((len(column) for column in data if column is not None), 0)
+    arrays: dict[str, pa.ChunkedArray] = {}
+    for name in sheet.column_names:
+        if name in positions and data[positions[name]] is not None:
+            arrays[name] = _clean(data[positions[name]], excel=excel)
+        else:
+            arrays[name] = pa.chunked_array([pa.nulls(length, pa.string())])
+    table = pa.table(arrays)
+    rows = pa.array(np.arange(first_data_row, first_data_row + length, dtype="int64"))
+    table = table.append_column("_row", rows)
+    table = table.append_column("_sheet", pa.repeat(pa.scalar(sheet_name, pa.string()), length))
+    present = [name for name in sheet.column_names if name in positions]
+    if present and length:
+        all_empty = _all_true([pc.is_null(table.column(name)) for name in present])
+        table = table.filter(pc.invert(all_empty))
+    return _SheetData(table=table, columns_found=present, unknown_columns=unknown)
+
+
+def _all_true(masks: list[Any]) -> Any:
+    result = masks[0]
+    for mask in masks[1:]:
+        result = pc.and_(result, mask)
+    return result
+
+
+def _clean(column: Any, *, excel: bool) -> pa.ChunkedArray:
+    """Text, stripped; empty -> null; an Excel date cell at midnight -> its ISO date."""
+    text = _as_text(column)
+    text = pc.utf8_trim_whitespace(text)
+    text = pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text)
+    if excel:
+        text = pc.replace_substring_regex(text, _EXCEL_MIDNIGHT_RE, r"\1")
+    if isinstance(text, pa.Array):
+        text = pa.chunked_array([text])
+    return text
+
+
+def _as_text(column: Any) -> Any:
+    if column.type != pa.string():
+        column = column.cast(pa.string())
+    return column
+
+
+def _with_provenance(table: pa.Table, display: str, sha256: str) -> pa.Table:
+    length = table.num_rows
+    sheet_column = table.column("_sheet")
+    row_column = table.column("_row")
+    table = table.drop_columns(["_sheet", "_row"])
+    table = table.append_column("_file", pa.repeat(pa.scalar(display, pa.string()), length))
+    table = table.append_column("_file_sha256", pa.repeat(pa.scalar(sha256, pa.string()), length))
+    table = table.append_column("_sheet", sheet_column)
+    return table.append_column("_row", row_column)
+
+
+def _raw_schema(sheet: Sheet) -> pa.Schema:
+    fields = [pa.field(name, pa.string()) for name in sheet.column_names]
+    fields += [pa.field(name, pa.string()) for name in PROVENANCE_COLUMNS[:3]]
+    fields.append(pa.field("_row", pa.int64()))
+    return pa.schema(fields)
+
+
+def _union(sheet: Sheet, tables: list[pa.Table]) -> pa.Table:
+    schema = _raw_schema(sheet)
+    if not tables:
+        return schema.empty_table()
+    return pa.concat_tables([table.select(schema.names).cast(schema) for table in tables])
+
+
+def _header_name(value: Any) -> str:
+    return "" if value is None else str(value).strip().lower()
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return _shorten(text[0]) if text else type(exc).__name__
+
+
+def _shorten(text: str, limit: int = 120) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
