@@ -108,3 +108,35 @@ def test_same_input_makes_no_new_version_and_changed_input_makes_the_next(tmp_pa
     assert t_value == pytest.approx((1 + 0.7 * 2) / 9 / 4 + 3 * (2 + 0.5 * 2) / 9 / 4, abs=1e-12)
     old_t = _rows(home, "select t from marts.firm_tcc where firm_id = 'F001' and version = 1")
     assert old_t[0]["t"] == pytest.approx(0.311111, abs=TOLERANCE)
+
+
+def test_a_quarantined_row_does_not_stop_the_round(tmp_path):
+    from thio.sample import generate_rounds, write_csv_folder
+
+    (sheets,) = generate_rounds(n_firms=300, round_ids=("2024Q1",), seed=7)
+    sota = sheets["sota"]
+    # one infoware score becomes 11 (the scale is 0..10) where it is the criterion's only
+    # rating; infoware has one item per firm, so the firm is left without a valid I item
+    raters = sota.groupby(["firm_id", "item_id", "criterion"])["score"].transform("size")
+    bad = sota.index[(sota["component"] == "I") & (raters == 1)][0]
+    firm_id = sota.loc[bad, "firm_id"]
+    sota["score"] = sota["score"].astype(object)
+    sota.loc[bad, "score"] = "11"
+    folder = tmp_path / "round"
+    write_csv_folder(sheets, folder)
+    home = tmp_path / "home"
+    report = survey_round(round_id="2024Q1", inputs=[str(folder)], home=str(home))
+    assert report["publication"]["status"] == "published"
+    assert report["publication"]["n_firms"] == 299
+    published = _rows(home, "select firm_id from latest.firm_tcc")
+    assert firm_id not in {row["firm_id"] for row in published}
+    problem = _rows(home, "select * from meta.quarantine where rule = 'range'")
+    assert len(problem) == 1
+    assert (problem[0]["sheet"], problem[0]["column_name"], problem[0]["value"]) == (
+        "sota",
+        "score",
+        "11",
+    )
+    assert problem[0]["row_number"] == bad + 2  # header is row 1
+    excluded = _rows(home, "select * from meta.quarantine where rule = 'missing_component'")
+    assert [row["firm_id"] for row in excluded] == [firm_id]

@@ -6,6 +6,8 @@ contract columns typed as thio.contract says, plus the provenance columns.
 
 from __future__ import annotations
 
+import contextlib
+import csv
 import dataclasses
 import datetime as dt
 import itertools
@@ -20,6 +22,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+import yaml
 
 from thio.contract import SHEETS, landing_columns
 from thio.methodology import Methodology, load_methodology
@@ -180,18 +183,73 @@ def by_key(records: list[dict[str, Any]], *key: str) -> dict[Any, dict[str, Any]
     return {tuple(record[column] for column in key): record for record in records}
 
 
+def write_csv_round(folder: Path, sheets: dict[str, Iterable[dict[str, Any]]]) -> Path:
+    """Write sheets of rows as the contract's CSV folder (every cell as text, blank = empty)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, rows in sheets.items():
+        columns = SHEETS[name].column_names
+        with open(folder / f"{name}.csv", "w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(columns)
+            for row in rows:
+                writer.writerow(["" if row.get(col) is None else str(row[col]) for col in columns])
+    return folder
+
+
+def compute_round(
+    work: Path,
+    sheets: dict[str, Iterable[dict[str, Any]]],
+    methodology: Methodology,
+    round_id: str = "2023Q1",
+    through: str = "sql",
+) -> Path:
+    """The compute database of a round given as rows, built one of two ways:
+
+    ``sql``: the rows typed straight into accepted files, then the SQL models (one tier);
+    ``pipeline``: the rows written as a CSV round and taken through ingest, validation,
+    compute and publish, as ``thio run`` does; every row must be accepted and the round
+    published, so a hand-made case is also a valid input.
+    """
+    if through == "sql":
+        accepted = write_accepted(work / "accepted", sheets)
+        build_compute_db(accepted, methodology, work / "compute.duckdb", round_id)
+        return work / "compute.duckdb"
+    from thio.ingest import ingest_inputs
+    from thio.rounds import publish_run
+    from thio.runs import start_run
+    from thio.validation import validate_round
+
+    folder = write_csv_round(work / "inputs" / "csv", sheets)
+    method_file = work / "methodology.yaml"
+    method_file.write_text(yaml.safe_dump(methodology.settings, allow_unicode=True))
+    run = start_run(round_id, [str(folder)], str(work / "home"), str(method_file))
+    work_dir = Path(run["work_dir"])
+    ingest = ingest_inputs([folder], round_id, work / "home", work_dir)
+    validation = validate_round(work_dir, round_id, methodology)
+    assert validation["n_quarantine_records"] == 0, validation["messages"][:5]
+    db_path = work_dir / "compute.duckdb"
+    compute = {**build_compute_db(work_dir / "accepted", methodology, db_path, round_id)}
+    report = publish_run(run, ingest, validation, {**compute, "db_path": str(db_path)})
+    assert report["publication"]["status"] == "published", report
+    return db_path
+
+
+@pytest.fixture(scope="session", params=["sql", "pipeline"])
+def through(request: pytest.FixtureRequest) -> str:
+    """Run a hand-made case through the SQL alone and through the whole pipeline."""
+    return request.param
+
+
 @pytest.fixture(scope="session")
 def methodology() -> Methodology:
     """The shipped default methodology."""
     return load_methodology()
 
 
-@pytest.fixture
-def build(
-    tmp_path_factory: pytest.TempPathFactory, methodology: Methodology
+@contextlib.contextmanager
+def _builder(
+    tmp_path_factory: pytest.TempPathFactory, methodology: Methodology, through: str
 ) -> Iterator[Callable[..., duckdb.DuckDBPyConnection]]:
-    """Build a compute database from sheets of rows (optionally with another methodology:
-    ``using=``); returns a read-only connection to it."""
     connections = []
 
     def _build(
@@ -200,9 +258,8 @@ def build(
         round_id: str = "2023Q1",
     ) -> duckdb.DuckDBPyConnection:
         work = tmp_path_factory.mktemp(f"round{next(_counter)}")
-        accepted = write_accepted(work / "accepted", sheets)
-        build_compute_db(accepted, using or methodology, work / "compute.duckdb", round_id)
-        con = duckdb.connect(str(work / "compute.duckdb"), read_only=True)
+        db_path = compute_round(work, sheets, using or methodology, round_id, through)
+        con = duckdb.connect(str(db_path), read_only=True)
         connections.append(con)
         return con
 
@@ -211,11 +268,32 @@ def build(
         con.close()
 
 
+@pytest.fixture
+def build(
+    tmp_path_factory: pytest.TempPathFactory, methodology: Methodology, through: str
+) -> Iterator[Callable[..., duckdb.DuckDBPyConnection]]:
+    """Build a compute database from sheets of rows (optionally with another methodology:
+    ``using=``), through the SQL alone and through the whole pipeline; returns a read-only
+    connection to it."""
+    with _builder(tmp_path_factory, methodology, through) as builder:
+        yield builder
+
+
+@pytest.fixture
+def build_sql(
+    tmp_path_factory: pytest.TempPathFactory, methodology: Methodology
+) -> Iterator[Callable[..., duckdb.DuckDBPyConnection]]:
+    """As ``build``, through the SQL alone: for rows that are not a whole round (AHP only)."""
+    with _builder(tmp_path_factory, methodology, "sql") as builder:
+        yield builder
+
+
 @pytest.fixture(scope="session")
 def kit() -> SimpleNamespace:
     """The helpers above, for test modules (conftest modules are not importable)."""
     return SimpleNamespace(
         write_accepted=write_accepted,
+        compute_round=compute_round,
         csv_sheets=csv_sheets,
         with_settings=with_settings,
         firm_rows=firm_rows,

@@ -147,7 +147,7 @@ def test_aggregates_match_numpy(random_round, kit):
     assert sum(scope_type == "firm" for scope_type, _ in expected_scopes) >= 20
 
 
-def test_geometric_mean_method(methodology, build, kit):
+def test_geometric_mean_method(methodology, build_sql, kit):
     """ahp.method geometric_mean: betas are the normalised row geometric means."""
     rng = np.random.default_rng(7)
     ahp_rows, matrices = [], {}
@@ -155,7 +155,7 @@ def test_geometric_mean_method(methodology, build, kit):
         upper = {pair: float(rng.choice(SAATY)) for pair in PAIRS}
         matrices[f"P{number:02d}"] = _matrix(upper)
         ahp_rows += _rows({"panel_id": f"P{number:02d}"}, "R1", upper, rng)
-    con = build(
+    con = build_sql(
         {"ahp": ahp_rows}, using=kit.with_settings(methodology, ahp_method="geometric_mean")
     )
     actual = kit.by_key(
@@ -173,13 +173,13 @@ def test_geometric_mean_method(methodology, build, kit):
         assert row["cr"] == pytest.approx((lambda_max - 4) / 3 / RANDOM_INDEX_4, abs=1e-9)
 
 
-def test_upper_judgment_wins_over_its_lower_mirror(build, kit):
+def test_upper_judgment_wins_over_its_lower_mirror(build_sql, kit):
     """Both orientations given: the upper-triangle judgment defines the cell."""
     upper = {"TH": 3, "TI": 5, "TO": 7, "HI": 2, "HO": 4, "IO": 2}
     rows = kit.judgments({"panel_id": "10"}, "R1", upper)
     # a lower-triangle duplicate within validation's 1% of the reciprocal
     rows.append({"panel_id": "10", "respondent": "R1", "row": "H", "col": "T", "value": 0.3334})
-    con = build({"ahp": rows})
+    con = build_sql({"ahp": rows})
     (row,) = kit.rows(
         con, "select a_th, a_ht from marts.ahp_matrices where matrix_kind = 'respondent'"
     )

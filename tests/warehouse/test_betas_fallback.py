@@ -34,10 +34,8 @@ EXPECTED = {
 
 
 @pytest.fixture(scope="module")
-def resolved(methodology, tmp_path_factory, kit):
+def resolved(methodology, tmp_path_factory, kit, through):
     import duckdb
-
-    from thio.warehouse import build_compute_db
 
     components = {"T": (1, 3, 4.0), "H": (2, 4, 8.0), "I": (4, 5, 5.0), "O": (5, 6, 4.0)}
     firms = [
@@ -62,9 +60,8 @@ def resolved(methodology, tmp_path_factory, kit):
     )
     work = tmp_path_factory.mktemp("fallback")
     sheets = kit.merge(*firms, {"ahp": ahp, "weights": weights})
-    accepted = kit.write_accepted(work / "accepted", sheets)
-    build_compute_db(accepted, methodology, work / "compute.duckdb", "2023Q1")
-    con = duckdb.connect(str(work / "compute.duckdb"), read_only=True)
+    db_path = kit.compute_round(work, sheets, methodology, through=through)
+    con = duckdb.connect(str(db_path), read_only=True)
     yield con
     con.close()
 

@@ -96,7 +96,7 @@ def test_landing_tables_and_missing_sheets(methodology, tmp_path, kit):
         assert row == ("default", pytest.approx(0.5, abs=1e-15), "fair")
 
 
-def test_input_values_are_never_sql(methodology, build, kit):
+def test_input_values_are_never_sql(methodology, build_sql, kit):
     """Identifiers with quotes and semicolons travel as data."""
     firm_id = "O'Brien\"; drop table landing.firms; --"
     firm = kit.firm_rows(
@@ -105,7 +105,7 @@ def test_input_values_are_never_sql(methodology, build, kit):
     ahp = kit.judgments(
         {"panel_id": "1'0"}, "R'1", {"TH": 2, "TI": 4, "TO": 8, "HI": 2, "HO": 4, "IO": 2}
     )
-    con = build(kit.merge(firm, {"ahp": ahp}))
+    con = build_sql(kit.merge(firm, {"ahp": ahp}))
     (row,) = kit.rows(con, "select firm_id, beta_source, beta_t from marts.firm_tcc")
     assert row["firm_id"] == firm_id
     assert row["beta_source"] == "panel_ahp"

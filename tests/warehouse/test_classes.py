@@ -24,10 +24,8 @@ CASES = {
 
 
 @pytest.fixture(scope="module")
-def classified(methodology, tmp_path_factory, kit):
+def classified(methodology, tmp_path_factory, kit, through):
     import duckdb
-
-    from thio.warehouse import build_compute_db
 
     firms = [
         kit.firm_rows(firm_id, dict.fromkeys("THIO", spec), methodology)
@@ -38,9 +36,9 @@ def classified(methodology, tmp_path_factory, kit):
     firms.append(kit.firm_rows("HALF_NOISY", dict.fromkeys("THIO", (4, 5, 5.0)), methodology))
     weights = kit.weights({"firm_id": "HALF_NOISY"}, {"T": 0.1, "H": 0.2, "I": 0.3, "O": 0.4})
     work = tmp_path_factory.mktemp("classes")
-    accepted = kit.write_accepted(work / "accepted", kit.merge(*firms, {"weights": weights}))
-    build_compute_db(accepted, methodology, work / "compute.duckdb", "2023Q1")
-    con = duckdb.connect(str(work / "compute.duckdb"), read_only=True)
+    sheets = kit.merge(*firms, {"weights": weights})
+    db_path = kit.compute_round(work, sheets, methodology, through=through)
+    con = duckdb.connect(str(db_path), read_only=True)
     yield kit.by_key(kit.rows(con, "select * from marts.firm_tcc"), "firm_id")
     con.close()
 
