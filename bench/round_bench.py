@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -55,6 +56,11 @@ def _pipeline(home: str, round_id: str, inputs: list[str]) -> dict:
     from thio.warehouse import build_compute_db
 
     seconds = {}
+    peak_after = {}
+
+    def peak() -> float:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
     started = time.perf_counter()
     run = start_run(round_id, inputs, home, None)
     work_dir = Path(run["work_dir"])
@@ -62,16 +68,20 @@ def _pipeline(home: str, round_id: str, inputs: list[str]) -> dict:
     mark = time.perf_counter()
     ingest = ingest_inputs([Path(name) for name in inputs], round_id, Path(home), work_dir)
     seconds["ingest"], mark = time.perf_counter() - mark, time.perf_counter()
+    peak_after["ingest"] = peak()
     validation = validate_round(work_dir, round_id, methodology)
     seconds["validate"], mark = time.perf_counter() - mark, time.perf_counter()
+    peak_after["validate"] = peak()
     db_path = work_dir / "compute.duckdb"
     compute = build_compute_db(work_dir / "accepted", methodology, db_path, round_id)
     compute["db_path"] = str(db_path)
     seconds["compute"], mark = time.perf_counter() - mark, time.perf_counter()
+    peak_after["compute"] = peak()
     report = publish_run(run, ingest, validation, compute)
     seconds["publish"] = time.perf_counter() - mark
     seconds["total"] = time.perf_counter() - started
-    return {"seconds": seconds, "publication": report["publication"]}
+    peak_after["publish"] = peak()
+    return {"seconds": seconds, "peak_mib_after": peak_after, "publication": report["publication"]}
 
 
 def _flow(home: str, round_id: str, inputs: list[str]) -> dict:

@@ -21,10 +21,12 @@ DEFAULT_HOME = os.environ.get("THIO_HOME", "thio-data")
 
 
 def _prepare_prefect(home: Path, verbose: bool) -> None:
-    """Quiet Prefect's console before it is imported; its logs still reach the API and file."""
+    """Before Prefect is imported: no console logs (they go to the API and a log file)."""
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     if not verbose:
-        os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+        # Prefect's logging.yml takes overrides from PREFECT_LOGGING_<PATH>_<KEY>
+        os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
+        os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO")
     log_file = (home / "logs" / "thio.log").resolve()
     log_file.parent.mkdir(parents=True, exist_ok=True)
     for name in ("prefect", "thio"):
@@ -38,17 +40,6 @@ def _prepare_prefect(home: Path, verbose: bool) -> None:
         logger.addHandler(handler)
 
 
-def _silence_prefect_console(verbose: bool) -> None:
-    if verbose:
-        return
-    for name in ("prefect", "prefect.flow_runs", "prefect.task_runs"):
-        for handler in logging.getLogger(name).handlers:
-            if isinstance(handler, logging.StreamHandler) and not isinstance(
-                handler, logging.FileHandler
-            ):
-                handler.setLevel(logging.CRITICAL + 1)
-
-
 def run_survey_flow(
     round_id: str, inputs: list[str], home: Path, methodology: str | None, verbose: bool
 ) -> dict:
@@ -56,7 +47,6 @@ def run_survey_flow(
     _prepare_prefect(home, verbose)
     from flows.survey_round import survey_round
 
-    _silence_prefect_console(verbose)
     return survey_round(round_id=round_id, inputs=inputs, home=str(home), methodology=methodology)
 
 
@@ -127,6 +117,7 @@ def run_command(
     home: Path, round_id: str, methodology: str | None, verbose: bool, inputs: tuple[str, ...]
 ) -> None:
     """Run one survey round: INPUT... are workbooks (.xlsx) or CSV folders of one round."""
+    from thio.methodology import load_methodology
     from thio.runs import check_round_id
 
     try:
@@ -134,6 +125,7 @@ def run_command(
     except ThioError as exc:
         raise click.UsageError(str(exc)) from None
     try:
+        load_methodology(methodology)  # a broken file is reported before Prefect starts
         report = run_survey_flow(round_id, list(inputs), home, methodology, verbose)
     except ThioError as exc:
         click.echo(f"error: {exc}", err=True)

@@ -82,3 +82,32 @@ def test_template_writes_a_workbook(tmp_path):
     assert result.exit_code == 0
     assert out.stat().st_size > 0
     assert _run("template", str(tmp_path / "blank.csv")).exit_code == 2
+
+
+def test_an_unexpected_error_is_one_line_and_logged(tmp_path, worked_example, monkeypatch):
+    import tasks.compute
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("simulated failure")
+
+    monkeypatch.setattr(tasks.compute, "build_compute_db", broken)
+    home = tmp_path / "home"
+    result = _run("run", "--home", str(home), "--round", "2023Q1", str(worked_example / "csv"))
+    assert result.exit_code == 1
+    log = home / "logs" / "thio.log"
+    assert result.output.strip().splitlines() == [
+        f"error: RuntimeError: simulated failure (details in {log.resolve()})"
+    ]
+    assert "Traceback" in log.read_text()
+    assert not (home / "warehouse.duckdb").exists()
+
+
+def test_a_broken_methodology_file_is_reported_before_the_flow_starts(tmp_path, worked_example):
+    broken = tmp_path / "method.yaml"
+    broken.write_text("components: [\n")
+    home = tmp_path / "home"
+    args = ("run", "--home", str(home), "--round", "2023Q1", "--methodology", str(broken))
+    result = _run(*args, str(worked_example / "csv"))
+    assert result.exit_code == 1
+    assert result.output.strip() == "error: methodology file method.yaml: not valid YAML at line 2"
+    assert not (home / "raw").exists()
