@@ -116,7 +116,12 @@ def cli() -> None:
 def run_command(
     home: Path, round_id: str, methodology: str | None, verbose: bool, inputs: tuple[str, ...]
 ) -> None:
-    """Run one survey round: INPUT... are workbooks (.xlsx) or CSV folders of one round."""
+    """Run one survey round: INPUT... are workbooks (.xlsx) or CSV folders of one round.
+
+    Prints one line per input file (rows read, accepted, quarantined), the problems found,
+    and one line for the publication. Exit status: 0 published or unchanged, 1 nothing
+    published (input rejected, round blocked, or an error), 2 usage error.
+    """
     from thio.methodology import load_methodology
     from thio.runs import check_round_id
 

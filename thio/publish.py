@@ -22,7 +22,7 @@ from typing import Any
 
 import duckdb
 
-from thio.catalog import ALL_TABLES, CROSS_ROUND_TABLES, MART_TABLES, META_TABLES, Table
+from thio.catalog import ALL_TABLES, CROSS_ROUND_TABLES, MART_TABLES, Table, table
 from thio.methodology import Methodology
 
 WAREHOUSE_FILE = "warehouse.duckdb"
@@ -140,10 +140,11 @@ def _insert_meta(
             json.dumps(run.get("package_versions", {}), sort_keys=True),
         ],
     )
-    columns = [name for name, _, _ in META_TABLES[2].columns]
     for row in file_rows:
+        target = table("meta.input_files" if row.get("sheet") is None else "meta.input_sheets")
+        columns = target.column_names
         con.execute(
-            f"insert into meta.input_files ({', '.join(columns)}) "
+            f"insert into {target.qualified} ({', '.join(columns)}) "
             f"values ({', '.join('?' for _ in columns)})",
             [row.get(name) for name in columns],
         )

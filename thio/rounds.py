@@ -31,7 +31,7 @@ def can_compute(validation: dict[str, Any] | None) -> bool:
 def input_file_rows(
     run: dict[str, Any], ingest: dict[str, Any], validation: dict[str, Any] | None
 ) -> list[dict[str, Any]]:
-    """meta.input_files rows: one per file (sheet null) and one per (file, sheet) read."""
+    """meta.input_files rows (sheet None) and meta.input_sheets rows (one per sheet read)."""
     per_sheet: dict[tuple[str, str], dict[str, Any]] = {}
     if validation is not None:
         for row in validation["files"]:

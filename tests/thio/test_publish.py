@@ -137,9 +137,12 @@ def test_meta_records_the_run_the_files_and_the_methodology(tmp_path, csv_round)
         ).fetchone()
         files = con.execute(
             "select file_name, rows_read, rows_accepted, rows_quarantined from meta.input_files "
-            "where sheet is null order by file_name"
+            "order by file_name"
         ).fetchall()
         run_status = con.execute("select status from meta.runs").fetchone()[0]
+        sheets = con.execute(
+            "select file_name, sheet, rows_read from meta.input_sheets order by file_name"
+        ).fetchall()
     methodology_sha = hashlib.sha256(
         (Path(__file__).resolve().parents[2] / "methodology.yaml").read_bytes()
     ).hexdigest()
@@ -151,3 +154,9 @@ def test_meta_records_the_run_the_files_and_the_methodology(tmp_path, csv_round)
         ("csv/sota.csv", 72, 72, 0),
     ]
     assert run_status == "published"
+    assert sheets == [
+        ("csv/ahp.csv", "ahp", 30),
+        ("csv/firms.csv", "firms", 3),
+        ("csv/items.csv", "items", 15),
+        ("csv/sota.csv", "sota", 72),
+    ]
