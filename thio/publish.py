@@ -31,6 +31,10 @@ PUBLISH_SQL_DIR = Path(__file__).resolve().parent.parent / "warehouse" / "publis
 # Doubles enter the content hash rounded to this many decimals, so that the last-bit noise
 # of parallel floating-point sums never changes a hash (docs/ARCHITECTURE.md).
 HASH_DECIMALS = 10
+# A re-run whose doubles all lie this close to the current version's is the same result:
+# DuckDB's parallel sums differ in the last bits between runs, and once in a while that
+# noise straddles a rounding step of the hash. The method asks for 1e-6.
+SAME_RESULT_TOLERANCE = 1e-9
 
 
 def warehouse_path(home: Path) -> Path:
@@ -177,17 +181,47 @@ def _insert_validation_results(
         )
 
 
-def _current_version(con: duckdb.DuckDBPyConnection, round_id: str) -> tuple[int, str | None]:
-    """(highest version of the round, content hash of its current published version)."""
+def _current_version(
+    con: duckdb.DuckDBPyConnection, round_id: str
+) -> tuple[int, int | None, str | None]:
+    """(highest version of the round, its current published version, that version's hash)."""
     highest = con.execute(
         "select coalesce(max(version), 0) from meta.publications where round_id = ?", [round_id]
     ).fetchone()[0]
     current = con.execute(
-        "select content_sha256 from meta.publications where round_id = ? "
+        "select version, content_sha256 from meta.publications where round_id = ? "
         "and status = 'published' order by version desc limit 1",
         [round_id],
     ).fetchone()
-    return int(highest), (current[0] if current else None)
+    return int(highest), *(current if current else (None, None))
+
+
+def _matches_version(con: duckdb.DuckDBPyConnection, round_id: str, version: int) -> bool:
+    """Whether the computed marts equal a published version's rows, doubles within
+    SAME_RESULT_TOLERANCE (parallel sums differ in the last bits between runs)."""
+    for entry in MART_TABLES:
+        key = [name for name in entry.key if name not in ("round_id", "version")]
+        differs = []
+        for name, kind, _ in entry.columns:
+            if name in ("round_id", "version") or name in key:
+                continue
+            if kind == "double":
+                differs.append(
+                    f"coalesce(abs(new.{name} - old.{name}) > {SAME_RESULT_TOLERANCE!r}, "
+                    f"new.{name} is distinct from old.{name})"
+                )
+            else:
+                differs.append(f"new.{name} is distinct from old.{name}")
+        joined = " and ".join(f"new.{name} is not distinct from old.{name}" for name in key)
+        query = (
+            f"select count(*) from compute.marts.{entry.name} as new "
+            f"full outer join (select * from {entry.qualified} where round_id = ? "
+            f"and version = ?) as old on {joined} "
+            f"where new.{key[0]} is null or old.{key[0]} is null or {' or '.join(differs)}"
+        )
+        if con.execute(query, [round_id, version]).fetchone()[0]:
+            return False
+    return True
 
 
 def _append_marts(con: duckdb.DuckDBPyConnection, round_id: str, version: int) -> None:
@@ -244,11 +278,15 @@ def publish_round(
             if compute_db is not None and run["status"] not in ("blocked", "rejected"):
                 con.execute("attach ? as compute (read_only)", [str(compute_db)])
                 digest = content_sha256(con, "compute.marts")
-                highest, current = _current_version(con, round_id)
+                highest, current, current_digest = _current_version(con, round_id)
                 n_firms = con.execute("select count(*) from compute.marts.firm_tcc").fetchone()[0]
                 result.update(content_sha256=digest, n_firms=int(n_firms))
-                if digest == current:
-                    result.update(status="unchanged", version=highest)
+                if current is not None and (
+                    digest == current_digest or _matches_version(con, round_id, current)
+                ):
+                    result.update(
+                        status="unchanged", version=current, content_sha256=current_digest
+                    )
                 else:
                     version = highest + 1
                     _append_marts(con, round_id, version)

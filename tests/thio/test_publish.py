@@ -20,8 +20,11 @@ from thio.validation import validate_round
 from thio.warehouse import build_compute_db
 
 
-def run_round(home: Path, inputs: list[Path], round_id: str = "2023Q1") -> dict:
-    """ingest → validate → compute → publish, as the flow composes them."""
+def run_round(
+    home: Path, inputs: list[Path], round_id: str = "2023Q1", nudge_tcc: float = 0.0
+) -> dict:
+    """ingest → validate → compute → publish, as the flow composes them; ``nudge_tcc`` is
+    added to every computed TCC before publishing (floating-point noise or a real change)."""
     run = start_run(round_id, [str(path) for path in inputs], str(home), None)
     work_dir = Path(run["work_dir"])
     ingest = ingest_inputs(inputs, round_id, home, work_dir)
@@ -30,6 +33,9 @@ def run_round(home: Path, inputs: list[Path], round_id: str = "2023Q1") -> dict:
         work_dir / "accepted", run_methodology(run), work_dir / "compute.duckdb", round_id
     )
     compute["db_path"] = str(work_dir / "compute.duckdb")
+    if nudge_tcc:
+        with duckdb.connect(compute["db_path"]) as con:
+            con.execute("update marts.firm_tcc set tcc = tcc + ?", [nudge_tcc])
     return publish_run(run, ingest, validation, compute)
 
 
@@ -160,3 +166,14 @@ def test_meta_records_the_run_the_files_and_the_methodology(tmp_path, csv_round)
         ("csv/items.csv", "items", 15),
         ("csv/sota.csv", "sota", 72),
     ]
+
+
+def test_last_bit_noise_is_the_same_result_but_a_real_change_is_not(tmp_path, csv_round):
+    home = tmp_path / "home"
+    first = run_round(home, [csv_round])["publication"]
+    # 5e-10 moves the 10th decimal the hash rounds to, but stays within the tolerance
+    noisy = run_round(home, [csv_round], nudge_tcc=5e-10)["publication"]
+    assert (noisy["status"], noisy["version"]) == ("unchanged", 1)
+    assert noisy["content_sha256"] == first["content_sha256"]
+    changed = run_round(home, [csv_round], nudge_tcc=1e-6)["publication"]
+    assert (changed["status"], changed["version"]) == ("published", 2)
