@@ -1,12 +1,14 @@
 """The compute step: the accepted frames of a round through the SQL models in ``warehouse/``.
 
 All indicator arithmetic lives in the SQL files; this module only orchestrates. It creates a
-fresh DuckDB file with the ``methodology`` tables and the ``landing`` tables, runs the macros
-of ``warehouse/macros/`` and then every model ``warehouse/<layer>/<name>.sql`` (layers
-staging, intermediate, marts) in dependency order as ``create table <layer>.<name> as ...``.
-Models are discovered from the folder; their order comes from the ``<layer>.<name>``
-references in their SQL text. Input values only ever reach DuckDB as parameters or through
-parquet files, never as SQL text.
+fresh DuckDB file with the ``methodology`` tables and the ``landing`` views over the accepted
+parquet files, runs the macros of ``warehouse/macros/`` and then every model
+``warehouse/<layer>/<name>.sql`` (layers staging, intermediate, marts) in dependency order as
+``create view|table <layer>.<name> as ...`` (see :func:`materialisations`). Models are
+discovered from the folder; their order comes from the ``<layer>.<name>`` references in their
+SQL text. Input values only ever reach DuckDB as parameters or through parquet files, never
+as SQL text; the one path in SQL text is each landing view's parquet file, as a quoted literal
+(a view's query takes no parameters).
 """
 
 from __future__ import annotations
@@ -37,8 +39,8 @@ def _models(sql_dir: Path) -> dict[str, str]:
     }
 
 
-def model_order(sql_dir: Path = WAREHOUSE_DIR) -> list[str]:
-    """The models of ``sql_dir`` as ``<layer>.<name>``, each after every model it references."""
+def _references(sql_dir: Path) -> dict[str, set[str]]:
+    """Every model of ``sql_dir`` with the models its SQL text references."""
     models = _models(sql_dir)
     graph: dict[str, set[str]] = {}
     for name, sql in models.items():
@@ -48,31 +50,66 @@ def model_order(sql_dir: Path = WAREHOUSE_DIR) -> list[str]:
         if unknown:
             raise ThioError(f"warehouse model {name} references missing {', '.join(unknown)}")
         graph[name] = references
+    return graph
+
+
+def model_order(sql_dir: Path = WAREHOUSE_DIR) -> list[str]:
+    """The models of ``sql_dir`` as ``<layer>.<name>``, each after every model it references."""
     try:
-        return list(TopologicalSorter(graph).static_order())
+        return list(TopologicalSorter(_references(sql_dir)).static_order())
     except CycleError as exc:
         cycle = " -> ".join(exc.args[1])
         raise ThioError(f"warehouse models reference each other in a cycle: {cycle}") from None
 
 
+def materialisations(sql_dir: Path = WAREHOUSE_DIR) -> dict[str, str]:
+    """How each model of ``sql_dir`` is created: ``"view"`` or ``"table"``.
+
+    Marts are tables: they are the compute database's result, which the publish step reads.
+    Staging models are views: each is a projection of a landing view, and reading the
+    parquet file again costs less than a copy of it. An intermediate model is a table only
+    when several models read it, so that it is computed once; read by one model, it is a
+    view, computed inside that model's query without being stored.
+    """
+    graph = _references(sql_dir)
+    readers = {name: sum(name in upstream for upstream in graph.values()) for name in graph}
+    kinds = {}
+    for name, count in readers.items():
+        layer = name.split(".", 1)[0]
+        many = layer == "intermediate" and count > 1
+        kinds[name] = "table" if layer == "marts" or many else "view"
+    return kinds
+
+
+def _literal(text: str) -> str:
+    """``text`` as a SQL string literal (for a file path: a view's query takes no parameters)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
 def _create_landing(con: duckdb.DuckDBPyConnection, accepted_dir: Path, round_id: str) -> None:
+    """One ``landing.<sheet>`` view per contract sheet over its accepted parquet file.
+
+    Each view has exactly the contract's columns and types (a column absent from the file
+    reads as null; a sheet without a file is an empty view). The data stays in the parquet
+    file: copying it into the database would cost more than reading it where it lies.
+    """
     con.execute("create schema landing")
     for sheet in SHEETS.values():
         columns = landing_columns(sheet)
-        # names and types come from thio.contract, never from the input
-        definition = ", ".join(f'"{name}" {kind}' for name, kind in columns)
-        con.execute(f"create table landing.{sheet.name} ({definition})")
         path = accepted_dir / f"{sheet.name}.parquet"
-        if not path.exists():
-            continue
-        described = con.execute("describe select * from read_parquet(?)", [str(path)])
-        present = {row[0] for row in described.fetchall()}
-        selected = ", ".join(f'"{name}"' for name, _ in columns if name in present)
-        if selected:
-            con.execute(
-                f"insert into landing.{sheet.name} by name select {selected} from read_parquet(?)",
-                [str(path)],
-            )
+        present: set[str] = set()
+        if path.exists():
+            described = con.execute("describe select * from read_parquet(?)", [str(path)])
+            present = {row[0] for row in described.fetchall()}
+        # names and types come from thio.contract, never from the input
+        values = {name: f'"{name}"' if name in present else "null" for name, _ in columns}
+        selected = ", ".join(
+            f'cast({values[name]} as {kind}) as "{name}"' for name, kind in columns
+        )
+        source = (
+            f"from read_parquet({_literal(str(path.resolve()))})" if path.exists() else "limit 0"
+        )
+        con.execute(f"create view landing.{sheet.name} as select {selected} {source}")
     con.execute("create table landing.run (round_id varchar)")
     con.execute("insert into landing.run values (?)", [round_id])
 
@@ -83,16 +120,19 @@ def build_compute_db(
     """Build the round's compute database at ``db_path`` from its accepted parquet files.
 
     A file already at ``db_path`` is replaced. Creates the ``methodology`` tables, one
-    ``landing.<sheet>`` table per contract sheet (empty when ``<sheet>.parquet`` is absent
-    from ``accepted_dir``), ``landing.run(round_id)``, the macros, and every model of
-    ``warehouse/``. Returns a JSON-able summary: the database path, the round, the models in
-    build order and the row count of every mart.
+    ``landing.<sheet>`` view per contract sheet over ``accepted_dir/<sheet>.parquet`` (empty
+    when the file is absent; the views read the files, which must stay where they are for as
+    long as the database is queried beyond its marts), ``landing.run(round_id)``, the macros,
+    and every model of ``warehouse/`` as :func:`materialisations` says. Returns a JSON-able
+    summary: the database path, the round, the models in build order and the row count of
+    every mart.
     """
     db_path = Path(db_path)
     db_path.parent.mkdir(parents=True, exist_ok=True)
     for stale in (db_path, db_path.with_name(db_path.name + ".wal")):
         stale.unlink(missing_ok=True)
     order = model_order(WAREHOUSE_DIR)
+    kinds = materialisations(WAREHOUSE_DIR)
     models = _models(WAREHOUSE_DIR)
     con = duckdb.connect(str(db_path))
     try:
@@ -105,7 +145,7 @@ def build_compute_db(
         for name in order:
             query = models[name].strip().rstrip(";")
             try:
-                con.execute(f"create table {name} as\n{query}\n")
+                con.execute(f"create {kinds[name]} {name} as\n{query}\n")
             except duckdb.Error as exc:
                 raise ThioError(f"warehouse model {name} failed: {exc}") from exc
         marts = {

@@ -10,7 +10,14 @@ import pytest
 
 from thio.contract import SHEETS, landing_columns
 from thio.errors import ThioError
-from thio.warehouse import LAYERS, WAREHOUSE_DIR, build_compute_db, model_order, run_checks
+from thio.warehouse import (
+    LAYERS,
+    WAREHOUSE_DIR,
+    build_compute_db,
+    materialisations,
+    model_order,
+    run_checks,
+)
 
 MARTS = {"firm_tcc", "firm_component", "tcc_by_group", "ahp_matrices"}
 REFERENCE = re.compile(r"\b(staging|intermediate|marts)\.([a-z_][a-z0-9_]*)\b")
@@ -48,6 +55,33 @@ def test_model_order_rejects_cycle(tmp_path):
     (tmp_path / "staging" / "stg_b.sql").write_text("select * from staging.stg_a")
     with pytest.raises(ThioError, match="cycle"):
         model_order(tmp_path)
+
+
+def test_materialisations(tmp_path):
+    """Marts are tables, staging views; an intermediate is a table only with several readers."""
+    for layer in LAYERS:
+        (tmp_path / layer).mkdir()
+    (tmp_path / "staging" / "stg_firms.sql").write_text("select * from landing.firms")
+    (tmp_path / "intermediate" / "int_once__read.sql").write_text("select * from staging.stg_firms")
+    (tmp_path / "intermediate" / "int_twice__read.sql").write_text(
+        "select * from intermediate.int_once__read"
+    )
+    for name in ("first", "second"):
+        (tmp_path / "marts" / f"{name}.sql").write_text(
+            "select * from intermediate.int_twice__read"
+        )
+    assert materialisations(tmp_path) == {
+        "staging.stg_firms": "view",
+        "intermediate.int_once__read": "view",
+        "intermediate.int_twice__read": "table",
+        "marts.first": "table",
+        "marts.second": "table",
+    }
+    shipped = materialisations()
+    assert {name for name, kind in shipped.items() if kind == "table"} >= {
+        f"marts.{mart}" for mart in MARTS
+    }
+    assert {kind for name, kind in shipped.items() if name.startswith("staging.")} == {"view"}
 
 
 @pytest.mark.parametrize("path", _model_files(), ids=lambda path: f"{path.parent.name}.{path.stem}")
@@ -94,6 +128,24 @@ def test_landing_tables_and_missing_sheets(methodology, tmp_path, kit):
             assert rounds == [("2024Q2",)]
         (row,) = con.execute("select beta_source, tcc, tcc_class from marts.firm_tcc").fetchall()
         assert row == ("default", pytest.approx(0.5, abs=1e-15), "fair")
+        kinds = materialisations()
+        relations = con.execute(
+            "select schema_name || '.' || table_name, 'table' from duckdb_tables() "
+            "union all select schema_name || '.' || view_name, 'view' from duckdb_views() "
+            "where not internal"
+        ).fetchall()
+        assert {name: kind for name, kind in relations if name in kinds} == kinds
+
+
+def test_landing_reads_a_folder_named_with_quotes(methodology, tmp_path, kit):
+    """The accepted folder's path reaches the landing views as a quoted SQL literal."""
+    firm = kit.firm_rows("F1", dict.fromkeys("THIO", (4, 5, 5.0)), methodology)
+    accepted = kit.write_accepted(tmp_path / 'it\'s "accepted"; --', firm)
+    db_path = tmp_path / "compute.duckdb"
+    summary = build_compute_db(accepted, methodology, db_path, "2024Q2")
+    assert summary["marts"]["firm_tcc"] == 1
+    with duckdb.connect(str(db_path), read_only=True) as con:
+        assert con.execute("select firm_id from landing.firms").fetchall() == [("F1",)]
 
 
 def test_input_values_are_never_sql(methodology, build_sql, kit):

@@ -1,11 +1,12 @@
 -- purpose: each firm's TCC = T^bT * H^bH * I^bI * O^bO (method.md section 6), its class and
 --   technology level (section 7: intervals (lower, upper] on TCC rounded to
---   classification_decimals) and its improvement priority (section 8).
+--   classification_decimals, the rule of macro tcc_class_of; the level is the class's) and
+--   its improvement priority (section 8).
 -- grain: one row per firm with all four components
 -- key: firm_id
 -- upstreams: staging.stg_firms, intermediate.int_components__aggregated,
---   intermediate.int_firm_betas__resolved, methodology.parameters,
---   macros priority_order, tcc_class_of, technology_level_of
+--   intermediate.int_firm_betas__resolved, methodology.parameters, methodology.classes,
+--   macros priority_order, tcc_class_of
 with
 
 firms as (
@@ -22,6 +23,10 @@ firm_betas as (
 
 parameters as (
     select * from methodology.parameters
+),
+
+classes as (
+    select * from methodology.classes
 ),
 
 -- the four contributions side by side; codes are fixed by the methodology (T, H, I, O)
@@ -111,35 +116,43 @@ priorities as (
     group by component_betas.firm_id
 ),
 
+classified as (
+    select
+        scored.*,
+        tcc_class_of(scored.tcc) as tcc_class
+    from scored
+),
+
 final as (
     select
-        scored.firm_id,
-        scored.sector_code,
-        scored.region_code,
-        scored.firm_name,
-        scored.sector_name,
-        scored.region_name,
-        scored.sample_weight,
-        scored.t,
-        scored.h,
-        scored.i,
-        scored.o,
-        scored.n_items,
-        scored.beta_t,
-        scored.beta_h,
-        scored.beta_i,
-        scored.beta_o,
-        scored.beta_source,
-        scored.ahp_cr,
-        scored.ahp_consistent,
-        scored.lambda_max,
-        scored.ahp_respondents_used,
-        scored.tcc,
-        tcc_class_of(scored.tcc) as tcc_class,
-        technology_level_of(scored.tcc) as technology_level,
+        classified.firm_id,
+        classified.sector_code,
+        classified.region_code,
+        classified.firm_name,
+        classified.sector_name,
+        classified.region_name,
+        classified.sample_weight,
+        classified.t,
+        classified.h,
+        classified.i,
+        classified.o,
+        classified.n_items,
+        classified.beta_t,
+        classified.beta_h,
+        classified.beta_i,
+        classified.beta_o,
+        classified.beta_source,
+        classified.ahp_cr,
+        classified.ahp_consistent,
+        classified.lambda_max,
+        classified.ahp_respondents_used,
+        classified.tcc,
+        classified.tcc_class,
+        classes.technology_level,
         priorities.priority
-    from scored
-    left join priorities on scored.firm_id = priorities.firm_id
+    from classified
+    left join classes on classified.tcc_class = classes.tcc_class
+    left join priorities on classified.firm_id = priorities.firm_id
 )
 
 select * from final

@@ -1,5 +1,8 @@
 -- purpose: each criterion's rating of an item as the mean over the raters who scored it
---   (method.md section 3).
+--   (method.md section 3). A rater scores a criterion once (validation rejects a repeated
+--   firm, component, item, criterion and rater, a blank rater read as default_rater), so the
+--   rows of a criterion are its raters: count(*) counts them without a distinct count, which
+--   costs more than the whole mean over millions of ratings.
 -- grain: one row per firm x component x item x criterion
 -- key: firm_id, component, item_id, criterion
 -- upstreams: staging.stg_sota
@@ -16,7 +19,7 @@ final as (
         sota.item_id,
         sota.criterion,
         avg(sota.score) as mean_score,
-        count(distinct sota.rater) as n_raters
+        count(*) as n_raters
     from sota
     group by sota.firm_id, sota.component, sota.item_id, sota.criterion
 )
