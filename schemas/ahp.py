@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import pandera.pandas as pa
 
-from schemas.common import NUMBER, Rule, RuleBook, SheetSchema, column, scope_checks, text
+from schemas.common import (
+    NUMBER,
+    Rule,
+    RuleBook,
+    SheetSchema,
+    column,
+    scope_checks,
+    text,
+    unique_key,
+)
 from thio.methodology import Methodology
 
 SHEET = "ahp"
@@ -35,9 +44,8 @@ def build_schema(methodology: Methodology, round_id: str) -> SheetSchema:
                 "{value} is the same component as row {row}",
                 column="col",
             ),
+            unique_key(KEY),
         ],
-        unique=KEY,
-        report_duplicates="all",
     )
     return SheetSchema(
         SHEET,

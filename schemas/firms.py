@@ -15,6 +15,7 @@ from schemas.common import (
     SheetSchema,
     column,
     text,
+    unique_key,
 )
 from thio.methodology import Methodology
 
@@ -101,10 +102,9 @@ def build_schema(methodology: Methodology, round_id: str) -> SheetSchema:
                 "sample_weight",
                 "a sample_weight is required: other firms of the round have one",
                 column="sample_weight",
-            )
+            ),
+            unique_key(KEY),
         ],
-        unique=KEY,
-        report_duplicates="all",
     )
     return SheetSchema(
         SHEET,

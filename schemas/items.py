@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import pandera.pandas as pa
 
-from schemas.common import INTEGER, NUMBER, Rule, RuleBook, SheetSchema, column, fmt, text
+from schemas.common import (
+    INTEGER,
+    NUMBER,
+    Rule,
+    RuleBook,
+    SheetSchema,
+    column,
+    fmt,
+    text,
+    unique_key,
+)
 from thio.methodology import Methodology
 
 SHEET = "items"
@@ -53,10 +63,9 @@ def build_schema(methodology: Methodology, round_id: str) -> SheetSchema:
                 "ll_ul",
                 "{value} is below ll {ll}",
                 column="ul",
-            )
+            ),
+            unique_key(KEY),
         ],
-        unique=KEY,
-        report_duplicates="all",
     )
     return SheetSchema(
         SHEET,

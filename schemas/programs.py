@@ -12,6 +12,7 @@ from schemas.common import (
     SheetSchema,
     column,
     text,
+    unique_key,
 )
 from thio.methodology import Methodology
 
@@ -55,10 +56,9 @@ def build_schema(methodology: Methodology, round_id: str) -> SheetSchema:
                 "dates",
                 "{value} is before start_date {start_date}",
                 column="end_date",
-            )
+            ),
+            unique_key(KEY),
         ],
-        unique=KEY,
-        report_duplicates="all",
     )
     return SheetSchema(
         SHEET,

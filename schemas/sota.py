@@ -6,7 +6,17 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
-from schemas.common import NUMBER, Rule, RuleBook, SheetSchema, column, fmt, text
+from schemas.common import (
+    NUMBER,
+    Rule,
+    RuleBook,
+    SheetSchema,
+    column,
+    fmt,
+    text,
+    unique_key,
+    value_codes,
+)
 from thio.methodology import Methodology
 
 SHEET = "sota"
@@ -29,14 +39,15 @@ def build_schema(methodology: Methodology, round_id: str) -> SheetSchema:
     book = RuleBook()
 
     def criterion_of_component(frame: pd.DataFrame) -> pd.Series:
-        # compared as small integers: no per-row string work on millions of rows
-        criterion_codes, criteria = pd.factorize(frame["criterion"])
-        component_codes, components = pd.factorize(frame["component"])
-        owners = pd.Series(criteria, dtype=object).map(owner_of).fillna(-1).to_numpy("int64")
-        given = pd.Series(components, dtype=object).map(position).fillna(-2).to_numpy("int64")
-        owner = np.append(owners, -1)[criterion_codes]
-        component = np.append(given, -2)[component_codes]
-        ok = (owner == component) | (criterion_codes < 0) | (component_codes < 0)
+        # looked up by the codes of the distinct values in a small table of the pairs: no
+        # per-row string work on millions of rows
+        criterion_codes, criteria = value_codes(frame["criterion"])
+        component_codes, components = value_codes(frame["component"])
+        owners = np.array([owner_of.get(name, -1) for name in criteria], dtype="int64")
+        given = np.array([position.get(name, -2) for name in components], dtype="int64")
+        table = np.ones((len(criteria) + 1, len(components) + 1), dtype=bool)  # +1: null
+        table[:-1, :-1] = owners[:, None] == given[None, :]
+        ok = table[criterion_codes, component_codes]  # code -1 (null) picks the last
         return pd.Series(ok, index=frame.index)
 
     schema = pa.DataFrameSchema(
@@ -67,10 +78,9 @@ def build_schema(methodology: Methodology, round_id: str) -> SheetSchema:
                 "criterion",
                 "{value} is not a criterion of component {component}",
                 column="criterion",
-            )
+            ),
+            unique_key(KEY),
         ],
-        unique=KEY,
-        report_duplicates="all",
     )
     return SheetSchema(
         SHEET,

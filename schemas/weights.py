@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import pandera.pandas as pa
 
-from schemas.common import NUMBER, Rule, RuleBook, SheetSchema, column, scope_checks, text
+from schemas.common import (
+    NUMBER,
+    Rule,
+    RuleBook,
+    SheetSchema,
+    column,
+    scope_checks,
+    text,
+    unique_key,
+)
 from thio.methodology import Methodology
 
 SHEET = "weights"
@@ -36,9 +45,7 @@ def build_schema(methodology: Methodology, round_id: str) -> SheetSchema:
                 ],
             ),
         },
-        checks=scope_checks(book),
-        unique=KEY,
-        report_duplicates="all",
+        checks=[*scope_checks(book), unique_key(KEY)],
     )
     return SheetSchema(
         SHEET,

@@ -38,6 +38,14 @@ or an input path that does not exist raise :class:`~thio.errors.ThioError`.
 Outputs in ``work_dir``: ``raw/<sheet>.parquet`` for all six contract sheets (union over
 the files; every contract column as nullable text, absent ones null; then ``_file``,
 ``_file_sha256``, ``_sheet``, ``_row``) and ``ingest.json`` (see :func:`ingest_inputs`).
+
+A sheet's rows are written to its parquet file as each input file is read (a file's sheet
+is held in memory only while it is read), uncompressed and without statistics (the file
+lives for one run and is read back at once; parquet dictionary-encodes the text columns, so
+it stays small).
+The provenance text columns are built dictionary-encoded (one value per file or sheet, not
+one string per row); the files carry no Arrow schema, so every text column reads back as
+plain ``string`` (or dictionary-encoded with ``read_dictionary``).
 """
 
 from __future__ import annotations
@@ -52,6 +60,7 @@ import re
 import shutil
 import tempfile
 import zipfile
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -76,7 +85,10 @@ _ZIP_MAGIC = b"PK\x03\x04"
 _OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _EXCEL_MIDNIGHT_RE = r"^(\d{4}-\d{2}-\d{2}) 00:00:00$"
 _CSV_DELIMITERS = (",", ";", "\t", "|")
+_TEXT_DICTIONARY = pa.dictionary(pa.int32(), pa.string())
 _HASH_CHUNK = 1 << 20
+_HEAD_BYTES = 4096
+_WRITE_BATCH_ROWS = 1 << 16  # rows encoded at a time by the parquet writer
 
 
 class FileRejected(Exception):
@@ -140,27 +152,20 @@ def ingest_inputs(inputs: list[Path], round_id: str, home: Path, work_dir: Path)
 
     archive_dir = home / "raw" / round_id
     archive_dir.mkdir(parents=True, exist_ok=True)
+    raw_dir = work_dir / "raw"
+    raw_dir.mkdir(parents=True, exist_ok=True)
     records: list[FileRecord] = []
-    parts: dict[str, list[pa.Table]] = {name: [] for name in SHEETS}
     seen: dict[str, str] = {}
-    for path, display, kind_hint in members:
-        record = _ingest_one(path, display, kind_hint, archive_dir, home, seen, parts)
-        records.append(record)
+    with _RawWriters(raw_dir) as writers:
+        for path, display, kind_hint in members:
+            read = _read_one(path, display, kind_hint, archive_dir, home)
+            records.append(_record(read, seen, writers))
+    rows_read = writers.rows
+    raw_paths = {name: str(path.relative_to(work_dir)) for name, path in writers.paths.items()}
 
     read = [record for record in records if record.status == "read"]
     present = {sheet for record in read for sheet in record.sheets}
     missing = [sheet for sheet in REQUIRED_SHEETS if sheet not in present]
-
-    raw_dir = work_dir / "raw"
-    raw_dir.mkdir(parents=True, exist_ok=True)
-    rows_read: dict[str, int] = {}
-    raw_paths: dict[str, str] = {}
-    for name, sheet in SHEETS.items():
-        table = _union(sheet, parts[name])
-        rows_read[name] = table.num_rows
-        target = raw_dir / f"{name}.parquet"
-        pq.write_table(table, target)
-        raw_paths[name] = str(target.relative_to(work_dir))
 
     result = {
         "round_id": round_id,
@@ -172,6 +177,7 @@ def ingest_inputs(inputs: list[Path], round_id: str, home: Path, work_dir: Path)
         "ok": not missing,
     }
     (work_dir / "ingest.json").write_text(json.dumps(result, indent=1, ensure_ascii=False))
+    pa.default_memory_pool().release_unused()  # hand the freed memory back to the system
     return result
 
 
@@ -206,23 +212,36 @@ def _expand_inputs(
     return members, skipped
 
 
-def _ingest_one(
-    path: Path,
-    display: str,
-    kind_hint: str,
-    archive_dir: Path,
-    home: Path,
-    seen: dict[str, str],
-    parts: dict[str, list[pa.Table]],
-) -> FileRecord:
+@dataclass
+class _FileRead:
+    """One input file read: its record (status not yet judged) and its sheets."""
+
+    record: FileRecord
+    found: dict[str, _SheetData]
+    unknown_sheets: list[str]
+    rejection: str  # the one line why the file is rejected, or ""
+
+
+def _read_one(path: Path, display: str, kind_hint: str, archive_dir: Path, home: Path) -> _FileRead:
+    """Archive and read one input file (no judgement yet of it repeating another)."""
     try:
-        sha256, size, head = _hash_file(path)
+        with path.open("rb") as handle:
+            head = handle.read(_HEAD_BYTES)
+        size = path.stat().st_size
     except OSError as exc:
         raise ThioError(f"{display}: cannot be read ({exc.strerror})") from None
     kind = _detect_kind(head, kind_hint)
     extension = kind if kind != "unknown" else "bin"
-    archived = archive_dir / f"{sha256}.{extension}"
-    _archive(path, archived)
+    # the file is hashed and archived in a second thread while it is read
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        archiving = pool.submit(_hash_and_archive, path, display, archive_dir, extension)
+        unknown_sheets: list[str] = []
+        rejection = ""
+        try:
+            found, unknown_sheets = _read_file(path, display, kind, size, head)
+        except FileRejected as exc:
+            found, rejection = {}, str(exc)
+        sha256, size, archived = archiving.result()
     record = FileRecord(
         file_name=display,
         sha256=sha256,
@@ -230,28 +249,26 @@ def _ingest_one(
         kind=kind,
         archived_as=str(archived.relative_to(home)),
     )
-    try:
-        if sha256 in seen:
-            raise FileRejected(f"{display}: the same content as {seen[sha256]}, read once")
-        seen[sha256] = display
-        if kind == "csv":
-            sheet_name = path.stem.strip()
-            sheet = SHEETS.get(sheet_name.lower())
-            if sheet is None:
-                record.unknown_sheets = [sheet_name]
-                found: dict[str, _SheetData] = {}
-            else:
-                found = {sheet.name: _read_csv(path, display, sheet_name, sheet, size)}
-        else:
-            _check_workbook_content(display, kind, size, head)
-            found, record.unknown_sheets = _read_workbook(path, display, kind)
-    except FileRejected as exc:
+    return _FileRead(record, found, unknown_sheets, rejection)
+
+
+def _record(read: _FileRead, seen: dict[str, str], writers: _RawWriters) -> FileRecord:
+    """Judge a file read (in input order: a file repeating an earlier one is set aside)
+    and hand its sheets to the writers."""
+    record = read.record
+    rejection = read.rejection
+    if record.sha256 in seen:
+        rejection = f"{record.file_name}: the same content as {seen[record.sha256]}, read once"
+    else:
+        seen[record.sha256] = record.file_name
+        record.unknown_sheets = read.unknown_sheets
+    if rejection:
         record.status = "rejected"
-        record.message = str(exc)
+        record.message = rejection
         return record
-    for name, data in found.items():
-        table = _with_provenance(data.table, display, sha256)
-        parts[name].append(table)
+    for name, data in read.found.items():
+        table = _with_provenance(data.table, record.file_name, record.sha256)
+        writers.write(name, table)
         record.sheets.append(name)
         record.rows_read[name] = table.num_rows
         if data.unknown_columns:
@@ -259,17 +276,37 @@ def _ingest_one(
     return record
 
 
-def _hash_file(path: Path) -> tuple[str, int, bytes]:
+def _read_file(
+    path: Path, display: str, kind: str, size: int, head: bytes
+) -> tuple[dict[str, _SheetData], list[str]]:
+    """The contract sheets of an input file and the names of its other sheets."""
+    if kind == "csv":
+        sheet_name = path.stem.strip()
+        sheet = SHEETS.get(sheet_name.lower())
+        if sheet is None:
+            return {}, [sheet_name]
+        return {sheet.name: _read_csv(path, display, sheet_name, sheet, size)}, []
+    _check_workbook_content(display, kind, size, head)
+    return _read_workbook(path, display, kind)
+
+
+def _hash_and_archive(
+    path: Path, display: str, archive_dir: Path, extension: str
+) -> tuple[str, int, Path]:
+    """(sha256, size, archive path) of a file, archived as ``<sha256>.<extension>``."""
     digest = hashlib.sha256()
     size = 0
-    head = b""
-    with path.open("rb") as handle:
-        while chunk := handle.read(_HASH_CHUNK):
-            if not head:
-                head = chunk[:4096]
-            digest.update(chunk)
-            size += len(chunk)
-    return digest.hexdigest(), size, head
+    try:
+        with path.open("rb") as handle:
+            while chunk := handle.read(_HASH_CHUNK):
+                digest.update(chunk)
+                size += len(chunk)
+    except OSError as exc:
+        raise ThioError(f"{display}: cannot be read ({exc.strerror})") from None
+    sha256 = digest.hexdigest()
+    archived = archive_dir / f"{sha256}.{extension}"
+    _archive(path, archived)
+    return sha256, size, archived
 
 
 def _detect_kind(head: bytes, hint: str) -> str:
@@ -353,8 +390,7 @@ def _read_workbook(path: Path, display: str, kind: str) -> tuple[dict[str, _Shee
             raise FileRejected(f"{display}: sheets {listed} both name sheet {key}; keep one")
         original = originals[0]
         try:
-            loaded = reader.load_sheet(original, header_row=None, dtypes="string")
-            batch = loaded.to_arrow()
+            batch = reader.load_sheet(original, header_row=None, dtypes="string", eager=True)
         except Exception as exc:
             raise FileRejected(
                 f"{display}, sheet {original}: cannot be read ({_first_line(exc)})"
@@ -514,7 +550,10 @@ def _read_csv_table(
         bad_rows.append(row)
         return "skip"
 
-    def read(use_threads: bool, encoding: str) -> pa.Table:
+    def read(use_threads: bool, encoding: str, handler: Any = None) -> pa.Table:
+        # without a handler a ragged row stops the read (an ArrowInvalid); the handler, a
+        # Python call back, makes the parse markedly slower, so it is only used to find the
+        # ragged row's number once one is known to be there
         return pacsv.read_csv(
             path,
             read_options=pacsv.ReadOptions(
@@ -524,10 +563,12 @@ def _read_csv_table(
                 delimiter=delimiter,
                 newlines_in_values=True,
                 ignore_empty_lines=False,
-                invalid_row_handler=on_invalid,
+                invalid_row_handler=handler,
             ),
             convert_options=pacsv.ConvertOptions(
-                column_types={name: pa.string() for name in names},
+                # dictionary-encoded as parsed (in parallel, block by block): a column of a
+                # survey has few distinct values, and cleaning then touches only those
+                column_types={name: _TEXT_DICTIONARY for name in names},
                 include_columns=wanted,
                 strings_can_be_null=True,
                 quoted_strings_can_be_null=True,
@@ -535,18 +576,27 @@ def _read_csv_table(
             ),
         )
 
+    def read_checked(encoding: str) -> pa.Table | None:
+        bad_rows.clear()
+        try:
+            return read(True, encoding)
+        except pa.ArrowInvalid as exc:
+            if _is_utf8_error(exc):
+                raise
+            read(False, encoding, on_invalid)  # once more, single-threaded, for the row numbers
+            if not bad_rows:
+                raise
+            return None
+
     try:
         try:
-            table = read(True, encoding)
+            table = read_checked(encoding)
         except pa.ArrowInvalid as exc:
-            if encoding != "utf-8" or "UTF8" not in str(exc).upper().replace("-", ""):
+            if encoding != "utf-8" or not _is_utf8_error(exc):
                 raise
-            bad_rows.clear()
             encoding = "cp1252"  # invalid UTF-8 past the sampled head: Excel's "CSV" on Windows
-            table = read(True, encoding)
+            table = read_checked(encoding)
         if bad_rows:
-            bad_rows.clear()
-            read(False, encoding)  # once more, single-threaded, for the row numbers
             row = bad_rows[0]
             where = f"row {row.number}" if row.number is not None else "a row"
             raise FileRejected(
@@ -555,7 +605,12 @@ def _read_csv_table(
             )
     except (pa.ArrowInvalid, OSError) as exc:
         raise FileRejected(f"{display}: cannot be read as CSV ({_first_line(exc)})") from None
+    assert table is not None
     return table
+
+
+def _is_utf8_error(exc: BaseException) -> bool:
+    return "UTF8" in str(exc).upper().replace("-", "")
 
 
 # ---------------------------------------------------------------- sheets
@@ -602,15 +657,17 @@ def _build_sheet(
         if name in positions and data[positions[name]] is not None:
             arrays[name] = _clean(data[positions[name]], excel=excel)
         else:
-            arrays[name] = pa.chunked_array([pa.nulls(length, pa.string())])
+            arrays[name] = pa.chunked_array([_null_text(length)])
     table = pa.table(arrays)
     rows = pa.array(np.arange(first_data_row, first_data_row + length, dtype="int64"))
     table = table.append_column("_row", rows)
-    table = table.append_column("_sheet", pa.repeat(pa.scalar(sheet_name, pa.string()), length))
+    table = table.append_column("_sheet", _repeat(sheet_name, length))
     present = [name for name in sheet.column_names if name in positions]
-    if present and length:
+    # a row can only be empty in every contract column if every column has a null
+    if present and length and all(table.column(name).null_count for name in present):
         all_empty = _all_true([pc.is_null(table.column(name)) for name in present])
-        table = table.filter(pc.invert(all_empty))
+        if pc.any(all_empty).as_py():
+            table = table.filter(pc.invert(all_empty))
     return _SheetData(table=table, columns_found=present, unknown_columns=unknown)
 
 
@@ -622,15 +679,42 @@ def _all_true(masks: list[Any]) -> Any:
 
 
 def _clean(column: Any, *, excel: bool) -> pa.ChunkedArray:
-    """Text, stripped; empty -> null; an Excel date cell at midnight -> its ISO date."""
-    text = _as_text(column)
-    text = pc.utf8_trim_whitespace(text)
-    text = pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text)
+    """Text, stripped; empty -> null; an Excel date cell at midnight -> its ISO date.
+
+    The column comes out dictionary-encoded, one dictionary for all its chunks; the
+    cleaning works on the dictionary's distinct values only, and the rows' codes are
+    remapped (an integer take) only when a value changed.
+    """
+    if isinstance(column, pa.Array):
+        column = pa.chunked_array([column])
+    if not pa.types.is_dictionary(column.type):
+        column = _as_text(column).dictionary_encode()  # one dictionary for every chunk
+    elif column.num_chunks > 1:
+        column = pa.table({"text": column}).unify_dictionaries().column(0)
+    if column.num_chunks == 0:
+        return pa.chunked_array([_null_text(0)])
+    values = column.chunk(0).dictionary
+    cleaned = pc.utf8_trim_whitespace(values)
     if excel:
-        text = pc.replace_substring_regex(text, _EXCEL_MIDNIGHT_RE, r"\1")
-    if isinstance(text, pa.Array):
-        text = pa.chunked_array([text])
-    return text
+        cleaned = pc.replace_substring_regex(cleaned, _EXCEL_MIDNIGHT_RE, r"\1")
+    empty = pc.equal(cleaned, "")
+    if pc.all(pc.equal(cleaned, values)).as_py() and not pc.any(empty).as_py():
+        return column
+    encoded = cleaned.dictionary_encode()  # equal cleaned values share one code
+    mapping = pc.if_else(empty, pa.scalar(None, pa.int32()), encoded.indices)
+    return pa.chunked_array(
+        [
+            pa.DictionaryArray.from_arrays(pc.take(mapping, chunk.indices), encoded.dictionary)
+            for chunk in column.chunks
+        ],
+        type=_TEXT_DICTIONARY,
+    )
+
+
+def _repeat(value: str, length: int) -> pa.DictionaryArray:
+    """``value`` ``length`` times, dictionary-encoded (one string, not ``length`` copies)."""
+    indices = pa.array(np.zeros(length, dtype="int32"))
+    return pa.DictionaryArray.from_arrays(indices, pa.array([value], pa.string()))
 
 
 def _as_text(column: Any) -> Any:
@@ -644,24 +728,86 @@ def _with_provenance(table: pa.Table, display: str, sha256: str) -> pa.Table:
     sheet_column = table.column("_sheet")
     row_column = table.column("_row")
     table = table.drop_columns(["_sheet", "_row"])
-    table = table.append_column("_file", pa.repeat(pa.scalar(display, pa.string()), length))
-    table = table.append_column("_file_sha256", pa.repeat(pa.scalar(sha256, pa.string()), length))
+    table = table.append_column("_file", _repeat(display, length))
+    table = table.append_column("_file_sha256", _repeat(sha256, length))
     table = table.append_column("_sheet", sheet_column)
     return table.append_column("_row", row_column)
 
 
+def _null_text(length: int) -> pa.DictionaryArray:
+    return pa.DictionaryArray.from_arrays(pa.nulls(length, pa.int32()), pa.array([], pa.string()))
+
+
 def _raw_schema(sheet: Sheet) -> pa.Schema:
-    fields = [pa.field(name, pa.string()) for name in sheet.column_names]
-    fields += [pa.field(name, pa.string()) for name in PROVENANCE_COLUMNS[:3]]
+    """The raw frame in memory: every text column dictionary-encoded, then _row."""
+    fields = [pa.field(name, _TEXT_DICTIONARY) for name in sheet.column_names]
+    fields += [pa.field(name, _TEXT_DICTIONARY) for name in PROVENANCE_COLUMNS[:3]]
     fields.append(pa.field("_row", pa.int64()))
     return pa.schema(fields)
 
 
-def _union(sheet: Sheet, tables: list[pa.Table]) -> pa.Table:
-    schema = _raw_schema(sheet)
-    if not tables:
-        return schema.empty_table()
-    return pa.concat_tables([table.select(schema.names).cast(schema) for table in tables])
+class _RawWriters:
+    """One parquet writer per sheet, opened at the sheet's first rows; the union over files.
+
+    The writing happens in a second thread, in the order of the ``write`` calls, while the
+    next file is read (parquet encoding is outside the GIL). On exit every sheet has its
+    file (a sheet no file had: no rows, all the columns), and ``rows``/``paths`` give each
+    sheet's row count and file.
+    """
+
+    def __init__(self, raw_dir: Path) -> None:
+        self.raw_dir = raw_dir
+        self.rows: dict[str, int] = {name: 0 for name in SHEETS}
+        self.paths = {name: raw_dir / f"{name}.parquet" for name in SHEETS}
+        self._writers: dict[str, pq.ParquetWriter] = {}
+        self._pool = ThreadPoolExecutor(max_workers=1)
+        self._pending: list[Future[None]] = []
+
+    def __enter__(self) -> _RawWriters:
+        return self
+
+    def write(self, name: str, table: pa.Table) -> None:
+        self.rows[name] += table.num_rows
+        self._pending.append(self._pool.submit(self._write, name, table))
+
+    def _write(self, name: str, table: pa.Table) -> None:
+        schema = _raw_schema(SHEETS[name])
+        writer = self._writers.get(name)
+        if writer is None:
+            writer = self._writers[name] = self._open(name, schema)
+        # one row group per file's sheet: it reads back as one chunk per column
+        writer.write_table(
+            table.select(schema.names).cast(schema), row_group_size=max(len(table), 1)
+        )
+
+    def _open(self, name: str, schema: pa.Schema) -> pq.ParquetWriter:
+        # no Arrow schema in the file: the dictionary-encoded columns read back as string;
+        # no statistics (min/max of every text column cost a third of the writing)
+        return pq.ParquetWriter(
+            self.paths[name],
+            schema,
+            use_dictionary=schema.names[:-1],  # the text: written as the dictionaries it has
+            column_encoding={"_row": "DELTA_BINARY_PACKED"},  # consecutive numbers: ~nothing
+            compression="none",
+            write_statistics=False,
+            write_batch_size=_WRITE_BATCH_ROWS,
+            store_schema=False,
+        )
+
+    def __exit__(self, *exc_info: Any) -> None:
+        try:
+            for pending in self._pending:
+                pending.result()  # a writing error is raised here
+        finally:
+            self._pool.shutdown(wait=True)
+            for writer in self._writers.values():
+                writer.close()
+        if exc_info[0] is not None:
+            return
+        for name, sheet in SHEETS.items():
+            if name not in self._writers:
+                with self._open(name, _raw_schema(sheet)) as writer:
+                    writer.write_table(_raw_schema(sheet).empty_table())
 
 
 def _header_name(value: Any) -> str:

@@ -1,15 +1,18 @@
 """Vectorised parsers from the raw text cells of an input file to typed values.
 
-Every parser takes a pandas Series of text (null for an empty cell, surrounding spaces
-already stripped by ingest) and returns a :class:`Parsed`: the typed values (null where the
-cell was empty or could not be parsed) and ``invalid``, a boolean array that is True where
-a non-empty cell could not be parsed. The validation step turns ``invalid`` into quarantine
-records with the parser's rule code and message (:data:`PARSERS`), so each type rule lives
-here and only here.
+Every parser takes a column of text (null for an empty cell, surrounding spaces already
+stripped by ingest) -- a pandas Series, or an Arrow array, plain or dictionary-encoded as
+the validation step reads the raw frames -- and returns a :class:`Parsed`: the typed values
+(a pandas Series, null where the cell was empty or could not be parsed) and ``invalid``, a
+boolean array that is True where a non-empty cell could not be parsed. The validation step
+turns ``invalid`` into quarantine records with the parser's rule code and message
+(:data:`PARSERS`), so each type rule lives here and only here.
 
-Numbers are parsed with pyarrow compute kernels; the other kinds have few distinct values
-(components, dates, judgments, focus lists), so they are parsed once per distinct value and
-mapped back with ``pd.factorize`` -- no Python loop over the rows.
+A column of a survey has few distinct values (scores, components, dates, judgments, focus
+lists), so every kind is parsed once per distinct value and mapped back by the codes of the
+distinct values -- the dictionary of a dictionary-encoded column as it comes, or Arrow's
+``dictionary_encode`` -- with no Python loop over the rows: numbers with pyarrow compute
+kernels, the other kinds with a Python function per distinct value.
 """
 
 from __future__ import annotations
@@ -54,10 +57,16 @@ _FOCUS_SPLIT_RE = re.compile(r"[,;/+&\s]+")
 
 
 class Parsed(NamedTuple):
-    """Typed values and the mask of non-empty cells that could not be parsed."""
+    """Typed values and the mask of non-empty cells that could not be parsed.
+
+    A text kind (free text, components, focus lists, size classes) also gives ``text``: the
+    values as a dictionary-encoded Arrow array (for free text, the column as it came), for
+    the Arrow work that follows and the accepted frame, with no string per row.
+    """
 
     values: pd.Series
     invalid: np.ndarray
+    text: pa.DictionaryArray | None = None
 
 
 @dataclass(frozen=True)
@@ -70,6 +79,10 @@ class Parser:
     function: Callable[..., Parsed]
 
 
+Text = pd.Series | pa.Array | pa.ChunkedArray
+"""A column of text cells: a pandas Series or an Arrow (dictionary-encoded) string array."""
+
+
 def _text(series: pd.Series) -> pd.Series:
     """The series as pandas text (the default ``str`` dtype)."""
     if isinstance(series.dtype, pd.StringDtype):
@@ -77,36 +90,57 @@ def _text(series: pd.Series) -> pd.Series:
     return series.astype("str")
 
 
-def _arrow(series: pd.Series) -> pa.ChunkedArray | pa.Array:
-    return pa.array(_text(series), from_pandas=True)
+def _index(values: Text) -> pd.Index:
+    return values.index if isinstance(values, pd.Series) else pd.RangeIndex(len(values))
 
 
-def _present(series: pd.Series) -> np.ndarray:
-    return series.notna().to_numpy(dtype=bool)
+def _arrow(values: Text) -> pa.Array:
+    """One Arrow array of the values: string, large_string or dictionary-encoded string."""
+    if isinstance(values, pd.Series):
+        values = pa.array(_text(values), from_pandas=True)
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks() if values.num_chunks else pa.array([], values.type)
+    return values
 
 
-def _float_array(arrow_values: Any, length: int) -> np.ndarray:
-    if length == 0:
-        return np.empty(0, dtype="float64")
-    filled = pc.fill_null(arrow_values.cast(pa.float64()), float("nan"))
-    if isinstance(filled, pa.ChunkedArray):
-        filled = filled.combine_chunks() if filled.num_chunks else pa.array([], pa.float64())
-    return filled.to_numpy(zero_copy_only=False)
+def text_series(values: Text) -> pd.Series:
+    """The values as a pandas text Series (``str`` dtype, Arrow-backed, nothing copied but
+    a dictionary-encoded column's decoding)."""
+    if isinstance(values, pd.Series):
+        return _text(values)
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks() if values.num_chunks else pa.array([], values.type)
+    if values.type != pa.large_string():
+        values = values.cast(pa.large_string())
+    return values.to_pandas()
+
+
+def distinct(values: Text) -> tuple[np.ndarray, pa.Array]:
+    """(codes, distinct values): integer codes into the distinct values, -1 for an empty cell.
+
+    A dictionary-encoded column's dictionary is used as it is (it may hold values no row
+    has); other columns are dictionary-encoded by Arrow's hash kernel.
+    """
+    array = _arrow(values)
+    if not pa.types.is_dictionary(array.type):
+        array = pc.dictionary_encode(array)
+    codes = pc.fill_null(array.indices, -1).to_numpy(zero_copy_only=False)
+    return codes, array.dictionary
 
 
 def _map_distinct(
-    series: pd.Series,
+    values: Text,
     function: Callable[[str], Any],
     dtype: Any = object,
     missing: Any = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Apply ``function`` to each distinct value once; None means "could not be parsed".
 
-    Returns (values aligned with the series, of ``dtype`` with ``missing`` where empty or
+    Returns (values aligned with the column, of ``dtype`` with ``missing`` where empty or
     unparsable; the invalid mask).
     """
-    codes, uniques = pd.factorize(_text(series), use_na_sentinel=True)
-    parsed = [function(value) for value in uniques]
+    codes, uniques = distinct(values)
+    parsed = [function(value) for value in uniques.to_pylist()]
     failed = np.array([value is None for value in parsed] + [False], dtype=bool)
     table = np.array([missing if value is None else value for value in parsed] + [missing])
     table = table.astype(dtype) if dtype is not object else table.astype(object)
@@ -116,31 +150,35 @@ def _map_distinct(
 # ---------------------------------------------------------------- numbers
 
 
-def parse_number(series: pd.Series) -> Parsed:
+def _numbers(values: Text) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(float64 values, NaN where empty or invalid; the invalid mask; the present mask)."""
+    codes, uniques = distinct(values)
+    matches = pc.match_substring_regex(uniques, NUMBER_PATTERN)
+    cleaned = pc.replace_substring(uniques, ",", ".")
+    numbers = pc.if_else(matches, cleaned, pa.scalar(None, cleaned.type))
+    table = pc.fill_null(numbers.cast(pa.float64()), float("nan"))
+    table = table.to_numpy(zero_copy_only=False)
+    finite = np.isfinite(table)
+    table = np.append(np.where(finite, table, np.nan), np.nan)
+    failed = np.append(~finite, False)
+    return table[codes], failed[codes], codes >= 0  # code -1 (empty cell) picks the NaN
+
+
+def parse_number(series: Text) -> Parsed:
     """Decimal numbers: "7.5", "7,5" (decimal comma), "-3", "1e3". Non-finite is invalid."""
-    present = _present(series)
-    arrow = _arrow(series)
-    matches = pc.match_substring_regex(arrow, NUMBER_PATTERN)
-    cleaned = pc.replace_substring(arrow, ",", ".")
-    numbers = pc.if_else(matches, cleaned, pa.scalar(None, pa.large_string()))
-    values = _float_array(numbers, len(series))
-    finite = np.isfinite(values)
-    invalid = present & ~finite
-    values = np.where(finite, values, np.nan)
-    return Parsed(pd.Series(values, index=series.index, dtype="float64"), invalid)
+    values, invalid, _ = _numbers(series)
+    return Parsed(pd.Series(values, index=_index(series), dtype="float64"), invalid)
 
 
-def parse_integer(series: pd.Series) -> Parsed:
+def parse_integer(series: Text) -> Parsed:
     """Whole numbers: "3", "3.0", "3,0" are 3; "3.5" is not an integer."""
-    numbers, invalid = parse_number(series)
-    values = numbers.to_numpy()
+    values, invalid, present = _numbers(series)
     with np.errstate(invalid="ignore"):
         whole = np.isfinite(values) & (np.floor(values) == values)
         whole &= np.abs(values) <= _MAX_SAFE_INTEGER
-    invalid = invalid | (_present(series) & ~whole)
-    result = pd.array(np.where(whole, values, 0).astype("int64"), dtype="Int64")
-    result[~whole] = pd.NA
-    return Parsed(pd.Series(result, index=series.index), invalid)
+    invalid = invalid | (present & ~whole)
+    result = pd.arrays.IntegerArray(np.where(whole, values, 0).astype("int64"), ~whole)
+    return Parsed(pd.Series(result, index=_index(series)), invalid)
 
 
 # ---------------------------------------------------------------- dates
@@ -165,7 +203,7 @@ def _day_or_none(text: str) -> np.datetime64 | None:
     return None if day is None else np.datetime64(day, "D")
 
 
-def parse_date(series: pd.Series) -> Parsed:
+def parse_date(series: Text) -> Parsed:
     """ISO dates ("2023-01-11", also with a time part, which is dropped) or Excel serials.
 
     A cell of an Excel date format arrives as "2023-01-11 00:00:00"; a date typed into a
@@ -176,20 +214,41 @@ def parse_date(series: pd.Series) -> Parsed:
     values, invalid = _map_distinct(
         series, _day_or_none, dtype="datetime64[D]", missing=np.datetime64("NaT")
     )
-    result = pd.Series(values.astype("datetime64[s]"), index=series.index)
+    result = pd.Series(values.astype("datetime64[s]"), index=_index(series))
     return Parsed(result, invalid)
 
 
 # ---------------------------------------------------------------- components and lists
 
 
-def parse_component(series: pd.Series, aliases: dict[str, str]) -> Parsed:
+def _map_text(
+    series: Text, function: Callable[[str], str | None]
+) -> tuple[pd.Series, np.ndarray, pa.DictionaryArray]:
+    """Text to text, once per distinct value (None: could not be parsed).
+
+    Returns the text Series, the invalid mask and the same values dictionary-encoded: the
+    rows' codes into the distinct values, remapped to the distinct results -- no Python
+    object per row.
+    """
+    codes, uniques = distinct(series)
+    parsed = [function(value) for value in uniques.to_pylist()]
+    failed = np.array([value is None for value in parsed] + [False], dtype=bool)
+    results = list(dict.fromkeys(value for value in parsed if value is not None))
+    number = {value: index for index, value in enumerate(results)}
+    remap = np.array([number.get(value, -1) for value in parsed] + [-1], dtype="int32")
+    indices = remap[codes]  # code -1 (empty cell) picks the trailing -1
+    array = pa.DictionaryArray.from_arrays(
+        pa.array(indices, mask=indices < 0), pa.array(results, pa.string())
+    )
+    return text_series(array).set_axis(_index(series)), failed[codes], array
+
+
+def parse_component(series: Text, aliases: dict[str, str]) -> Parsed:
     """Component codes and their aliases, case-insensitive ("technoware", "t" -> "T")."""
-    values, invalid = _map_distinct(series, lambda text: aliases.get(text.lower()), object)
-    return Parsed(pd.Series(values, index=series.index, dtype="str"), invalid)
+    return Parsed(*_map_text(series, lambda text: aliases.get(text.lower())))
 
 
-def parse_focus(series: pd.Series, aliases: dict[str, str], order: Sequence[str]) -> Parsed:
+def parse_focus(series: Text, aliases: dict[str, str], order: Sequence[str]) -> Parsed:
     """A list of components, normalised: "T, h" -> "T,H"; "humanware; T" -> "T,H"."""
     rank = {code: position for position, code in enumerate(order)}
 
@@ -200,19 +259,20 @@ def parse_focus(series: pd.Series, aliases: dict[str, str], order: Sequence[str]
             return None
         return ",".join(sorted(codes, key=rank.__getitem__))
 
-    values, invalid = _map_distinct(series, one, object)
-    return Parsed(pd.Series(values, index=series.index, dtype="str"), invalid)
+    return Parsed(*_map_text(series, one))
 
 
-def parse_size_class(series: pd.Series) -> Parsed:
+def parse_size_class(series: Text) -> Parsed:
     """micro, small, medium (case-insensitive; mikro, kecil, menengah also accepted)."""
-    values, invalid = _map_distinct(series, lambda text: SIZE_CLASSES.get(text.lower()), object)
-    return Parsed(pd.Series(values, index=series.index, dtype="str"), invalid)
+    return Parsed(*_map_text(series, lambda text: SIZE_CLASSES.get(text.lower())))
 
 
-def parse_text(series: pd.Series) -> Parsed:
+def parse_text(series: Text) -> Parsed:
     """Free text, as given (ingest already stripped it and made empty cells null)."""
-    return Parsed(_text(series), np.zeros(len(series), dtype=bool))
+    array = _arrow(series)
+    if not pa.types.is_dictionary(array.type):
+        array = pc.dictionary_encode(array.cast(pa.string()))
+    return Parsed(text_series(series), np.zeros(len(series), dtype=bool), array)
 
 
 # ---------------------------------------------------------------- Saaty judgments
@@ -260,16 +320,18 @@ def exact_saaty_values(scale: Iterable[float]) -> list[float]:
     return sorted(exact)
 
 
-def parse_judgment(series: pd.Series, scale: Iterable[float], tolerance: float) -> Parsed:
+def parse_judgment(series: Text, scale: Iterable[float], tolerance: float) -> Parsed:
     """A Saaty judgment: "3", "1/3", "0.3333" or "0,3333" -> the exact scale value.
 
     A number within ``tolerance`` (relative, default 1 %) of a scale value is that value;
     anything else (0.4, 10, 0, text) is invalid.
     """
-    numbers, invalid = _map_distinct(series, _judgment_number, "float64", np.nan)
+    codes, uniques = distinct(series)
+    numbers = np.array([_judgment_number(value) for value in uniques.to_pylist()], "float64")
     snapped, on_scale = snap_to_scale(numbers, exact_saaty_values(scale), tolerance)
-    invalid = invalid | (_present(series) & ~on_scale)
-    return Parsed(pd.Series(snapped, index=series.index, dtype="float64"), invalid)
+    values = np.append(snapped, np.nan)[codes]  # code -1 (empty cell) picks the NaN
+    invalid = np.append(~on_scale, False)[codes]
+    return Parsed(pd.Series(values, index=_index(series), dtype="float64"), invalid)
 
 
 # ---------------------------------------------------------------- registry

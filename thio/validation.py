@@ -40,13 +40,25 @@ items, sota, firm-scope ahp or weights) or excluded, among the firm ids read (th
 sheet's, plus the unknown firm ids other sheets name); the round is blocked when it is
 above ``quarantine_threshold``, or when no firm is accepted. Panel-scope ahp/weights and
 programs rows do not belong to a firm of the round and do not count in the share.
+
+How the work is done (a round has millions of sota rows): the raw frames are read as Arrow
+with their text dictionary-encoded, as parquet stores it, and parsed once per distinct value
+(:mod:`thio.parse`). pandera validates each sheet's typed pandas frame (text as pandas'
+``str``); the text columns' codes, which the key and criterion checks need, are their
+dictionaries' indices (:func:`schemas.common.known_codes`), so no column is hashed twice.
+The cross-sheet rules work on integer codes, and the accepted frames are written from the
+dictionary-encoded columns; no string per row is built outside the frame pandera sees.
+The biggest sheet is read and parsed in a second thread while the others are validated, and
+the accepted frames are written in a second thread while the remaining rules run.
 """
 
 from __future__ import annotations
 
 import json
 import string
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -62,10 +74,10 @@ from schemas import items as items_schema
 from schemas import programs as programs_schema
 from schemas import sota as sota_schema
 from schemas import weights as weights_schema
-from schemas.common import SheetSchema, fmt, run_schema
-from thio.contract import PROVENANCE_COLUMNS, SHEETS, Sheet, landing_columns
+from schemas.common import SheetSchema, fmt, known_codes, run_schema
+from thio.contract import PROVENANCE_COLUMNS, SHEETS, Column, Sheet, landing_columns
 from thio.methodology import Methodology
-from thio.parse import PARSERS
+from thio.parse import PARSERS, Parsed, distinct, text_series
 
 SCHEMA_BUILDERS = {
     "firms": firms_schema.build_schema,
@@ -117,11 +129,20 @@ _ARROW_TYPES = {
 
 @dataclass
 class _Sheet:
-    """One sheet during validation: raw text, typed values, the quarantined rows."""
+    """One sheet during validation: raw text, typed values, the quarantined rows.
+
+    ``raw`` is the raw frame as Arrow (text dictionary-encoded, one chunk per column).
+    ``parsed`` is the typed frame the pandera schema validates; ``texts`` its text columns
+    as dictionary-encoded Arrow arrays (free text: the raw column). Once the row rules have
+    run, the text columns are dropped from ``parsed``: the rest of the work uses ``texts``.
+    """
 
     sheet: Sheet
-    raw: pd.DataFrame
+    raw: pa.Table
     parsed: pd.DataFrame = field(default_factory=pd.DataFrame)
+    texts: dict[str, pa.DictionaryArray] = field(default_factory=dict)
+    found: pd.DataFrame = field(default_factory=pd.DataFrame)  # type failures, until checked
+    schema: SheetSchema | None = None
     bad: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
     records: list[pd.DataFrame] = field(default_factory=list)
 
@@ -134,7 +155,18 @@ class _Sheet:
         return ~self.bad
 
     def __len__(self) -> int:
-        return len(self.raw)
+        return self.raw.num_rows
+
+    def kind(self, column: str) -> str:
+        return KIND_OVERRIDES.get((self.name, column), self.sheet.column(column).kind)
+
+    def text(self, column: str) -> pa.DictionaryArray:
+        """A parsed text column (dictionary-encoded)."""
+        return self.texts[column]
+
+    def cells(self, column: str, positions: np.ndarray) -> np.ndarray:
+        """The raw cells of ``column`` at ``positions`` (object array, None where empty)."""
+        return _cells(_array(self.raw.column(column)), positions)
 
     def quarantine(
         self,
@@ -152,7 +184,7 @@ class _Sheet:
         if positions.size == 0:
             return
         if isinstance(message, str):
-            tails = _render(message, self.raw, positions, column, extra or {})
+            tails = _render(message, self, positions, column, extra or {})
         else:
             tails = np.asarray(message, dtype=object)
         self.records.append(
@@ -189,28 +221,55 @@ def validate_round(work_dir: Path, round_id: str, methodology: Methodology) -> d
          "messages": ["<file>, sheet items, row 7, column ul: 12 is outside 1..9", ...],
          "messages_not_listed": 0}
     """
-    work_dir = Path(work_dir)
-    sheets = {name: _Sheet(sheet, _read_raw(work_dir, sheet)) for name, sheet in SHEETS.items()}
-    for state in sheets.values():
-        _validate_rows(state, methodology, round_id)
-    known_firms, excluded = _check_firm_data(sheets, methodology)
-    accepted_sectors = pd.Index(
-        sheets["firms"].parsed["sector_code"][sheets["firms"].good].dropna().unique()
-    )
-    for name in ("ahp", "weights"):
-        _check_scope(sheets[name], known_firms, excluded, accepted_sectors)
-    _check_ahp(sheets["ahp"], methodology)
-    _check_weights(sheets["weights"], methodology)
+    result = _validate(Path(work_dir), round_id, methodology)
+    pa.default_memory_pool().release_unused()  # hand the freed memory back to the system
+    return result
 
-    (work_dir / "accepted").mkdir(parents=True, exist_ok=True)
-    for state in sheets.values():
-        _write_accepted(state, work_dir / "accepted" / f"{state.name}.parquet")
-    quarantine = _quarantine_frame(sheets)
-    pq.write_table(
-        pa.Table.from_pandas(quarantine, schema=_quarantine_schema(), preserve_index=False),
-        work_dir / "quarantine.parquet",
-    )
-    result = _summary(sheets, quarantine, known_firms, excluded, round_id, methodology)
+
+def _validate(work_dir: Path, round_id: str, methodology: Methodology) -> dict[str, Any]:
+    # The biggest sheet (sota, as a rule) is read and parsed in a second thread -- Arrow and
+    # numpy work, mostly outside the GIL -- while the other sheets are validated; its
+    # schema runs after theirs (one pandera validation at a time).
+    biggest = max(SHEETS, key=lambda name: _raw_rows(work_dir, name))
+    loaded: dict[str, _Sheet] = {}
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        loading = pool.submit(_parse_rows, work_dir, SHEETS[biggest], methodology)
+        for name, sheet in SHEETS.items():
+            if name != biggest:
+                loaded[name] = _parse_rows(work_dir, sheet, methodology)
+                _check_rows(loaded[name], methodology, round_id)
+        loaded[biggest] = loading.result()
+    _check_rows(loaded[biggest], methodology, round_id)
+    sheets = {name: loaded[name] for name in SHEETS}
+    accepted = work_dir / "accepted"
+    accepted.mkdir(parents=True, exist_ok=True)
+    # parquet writing is outside the GIL: each sheet is written in a second thread (the
+    # biggest first) once its last rule has run, while the work goes on
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        writes = []
+
+        def write(*names: str) -> None:
+            for state in sorted((sheets[name] for name in names), key=len, reverse=True):
+                path = accepted / f"{state.name}.parquet"
+                writes.append(pool.submit(_write_accepted, state, path))
+
+        known_firms, excluded = _check_firm_data(sheets, methodology)
+        write("firms", "items", "sota", "programs")  # no rule below touches these
+        firms = sheets["firms"]
+        accepted_sectors = _unique(firms.text("sector_code").filter(pa.array(firms.good)))
+        for name in ("ahp", "weights"):
+            _check_scope(sheets[name], known_firms, excluded, accepted_sectors)
+        _check_ahp(sheets["ahp"], methodology)
+        _check_weights(sheets["weights"], methodology)
+        write("ahp", "weights")
+        quarantine = _quarantine_frame(sheets)
+        pq.write_table(
+            pa.Table.from_pandas(quarantine, schema=_quarantine_schema(), preserve_index=False),
+            work_dir / "quarantine.parquet",
+        )
+        result = _summary(sheets, quarantine, known_firms, excluded, round_id, methodology)
+        for done in writes:
+            done.result()
     (work_dir / "validation.json").write_text(json.dumps(result, indent=1, ensure_ascii=False))
     return result
 
@@ -218,30 +277,73 @@ def validate_round(work_dir: Path, round_id: str, methodology: Methodology) -> d
 # ---------------------------------------------------------------- reading and row rules
 
 
-def _read_raw(work_dir: Path, sheet: Sheet) -> pd.DataFrame:
+def _read_raw(work_dir: Path, sheet: Sheet) -> pa.Table:
+    """The raw frame: text dictionary-encoded (parquet's own dictionaries, read as they are:
+    no string per row is built), each column in one chunk, absent columns null."""
     path = work_dir / "raw" / f"{sheet.name}.parquet"
-    columns = [*sheet.column_names, *PROVENANCE_COLUMNS]
-    frame = pq.read_table(path).to_pandas() if path.exists() else pd.DataFrame(columns=columns)
-    for name in columns:
-        if name not in frame.columns:
-            frame[name] = pd.Series([None] * len(frame), dtype="str")
-    frame = frame[columns].reset_index(drop=True)
-    for name in columns:
-        if name != "_row":
-            frame[name] = frame[name].astype("str")
-    frame["_row"] = frame["_row"].astype("int64")
-    return frame
+    names = [*sheet.column_names, *PROVENANCE_COLUMNS]
+    table = None
+    if path.exists():
+        stored = set(pq.read_schema(path).names)
+        source = pq.ParquetFile(
+            path,
+            read_dictionary=[name for name in names[:-1] if name in stored],
+            memory_map=True,
+        )
+        table = source.read(columns=[name for name in names if name in stored])
+    length = table.num_rows if table is not None else 0
+    columns = []
+    for name in names:
+        if table is not None and name in table.column_names:
+            column = table.column(name)
+        elif name == "_row":
+            column = pa.chunked_array([pa.nulls(length, pa.int64())])
+        else:
+            column = pa.chunked_array([_null_text(length)])
+        if name == "_row":
+            column = column.cast(pa.int64())
+        elif not pa.types.is_dictionary(column.type):
+            column = column.cast(pa.string()).dictionary_encode()
+        columns.append(column)
+    # one chunk per row group (per input file): combining unifies their dictionaries
+    return pa.table(columns, names=names).combine_chunks()
 
 
-def _validate_rows(state: _Sheet, methodology: Methodology, round_id: str) -> None:
-    """Parse every column (type rules), then run the sheet's pandera schema."""
+def _raw_rows(work_dir: Path, name: str) -> int:
+    path = work_dir / "raw" / f"{name}.parquet"
+    return pq.read_metadata(path).num_rows if path.exists() else 0
+
+
+def _parse_rows(work_dir: Path, sheet: Sheet, methodology: Methodology) -> _Sheet:
+    """Read a raw frame and parse every column (type rules; failures in ``state.found``)."""
+    state = _Sheet(sheet, _read_raw(work_dir, sheet))
     state.bad = np.zeros(len(state), dtype=bool)
-    parsed, failures = _parse_sheet(state, methodology)
-    state.parsed = parsed
-    schema: SheetSchema = SCHEMA_BUILDERS[state.name](methodology, round_id)
-    found = pd.concat([failures, run_schema(schema, parsed)], ignore_index=True)
-    if found.empty:
-        return
+    state.parsed, state.texts, state.found = _parse_sheet(state, methodology)
+    return state
+
+
+def _check_rows(state: _Sheet, methodology: Methodology, round_id: str) -> None:
+    """Run the sheet's pandera schema; quarantine the type and schema failures."""
+    schema = state.schema = SCHEMA_BUILDERS[state.name](methodology, round_id)
+    # the text columns' codes are their dictionaries' indices: no hashing them again
+    codes = [
+        (state.parsed[name], partial(_dictionary_codes, text))
+        for name, text in state.texts.items()
+        if name in state.parsed.columns
+    ]
+    with known_codes(codes):
+        failures = run_schema(schema, state.parsed)
+    found = pd.concat([state.found, failures], ignore_index=True)
+    state.found = pd.DataFrame()
+    if not found.empty:
+        _quarantine_found(state, schema, found)
+    # the text columns go on as dictionary-encoded Arrow (state.texts)
+    state.parsed = state.parsed.drop(
+        columns=[name for name in state.parsed.columns if name in state.texts or name[0] == "_"]
+    )
+
+
+def _quarantine_found(state: _Sheet, schema: SheetSchema, found: pd.DataFrame) -> None:
     key_rule = schema.key_rule
     also = pd.Series(dtype=object)
     if key_rule is not None:
@@ -263,31 +365,43 @@ def _validate_rows(state: _Sheet, methodology: Methodology, round_id: str) -> No
         state.quarantine(positions, column, rule, message, extra)
 
 
-def _parse_sheet(state: _Sheet, methodology: Methodology) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _parse_sheet(
+    state: _Sheet, methodology: Methodology
+) -> tuple[pd.DataFrame, dict[str, pa.DictionaryArray], pd.DataFrame]:
+    """The typed frame, its text columns dictionary-encoded, and the type failures."""
     aliases = methodology.component_aliases()
     ahp_settings = methodology.settings.get("ahp", {})
-    columns: dict[str, pd.Series] = {}
-    failures = []
-    for column in state.sheet.columns:
-        kind = KIND_OVERRIDES.get((state.name, column.name), column.kind)
-        parser = PARSERS[kind]
-        values = state.raw[column.name]
+
+    def parse(column: Column) -> Parsed:
+        kind = state.kind(column.name)
+        function = PARSERS[kind].function
+        values = state.raw.column(column.name)
         if kind == "component":
-            result = parser.function(values, aliases)
-        elif kind == "judgment":
+            return function(values, aliases)
+        if kind == "judgment":
             tolerance = float(ahp_settings.get("judgment_tolerance", 0.01))
-            result = parser.function(values, methodology.saaty_values(), tolerance)
-        elif kind == "focus":
-            result = parser.function(values, aliases, methodology.component_codes)
-        else:
-            result = parser.function(values)
+            return function(values, methodology.saaty_values(), tolerance)
+        if kind == "focus":
+            return function(values, aliases, methodology.component_codes)
+        return function(values)
+
+    # the columns are parsed in two threads: decoding text (most of the work on a big
+    # sheet) is Arrow work outside the GIL
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = list(pool.map(parse, state.sheet.columns))
+    columns: dict[str, pd.Series] = {}
+    texts: dict[str, pa.DictionaryArray] = {}
+    failures = []
+    for column, result in zip(state.sheet.columns, results, strict=True):
         columns[column.name] = result.values.reset_index(drop=True)
+        if result.text is not None:
+            texts[column.name] = result.text
         if result.invalid.any():
-            positions = np.flatnonzero(result.invalid)
+            parser = PARSERS[state.kind(column.name)]
             failures.append(
                 pd.DataFrame(
                     {
-                        "position": positions,
+                        "position": np.flatnonzero(result.invalid),
                         "column_name": column.name,
                         "rule": parser.rule,
                         "message": "{value} " + parser.message,
@@ -295,27 +409,34 @@ def _parse_sheet(state: _Sheet, methodology: Methodology) -> tuple[pd.DataFrame,
                     }
                 )
             )
-    parsed = pd.DataFrame(columns, index=pd.RangeIndex(len(state)))
+    parsed = pd.DataFrame(columns, index=pd.RangeIndex(len(state)), copy=False)
     if state.name == "ahp":
-        parsed["value_text"] = state.raw["value"]
-    if state.name == "sota":
+        texts["value_text"] = _array(state.raw.column("value"))
+        parsed["value_text"] = text_series(texts["value_text"])
+    if state.name == "sota":  # the rater with a blank read as the default rater
         default_rater = str(methodology.settings.get("default_rater", "1"))
-        parsed["_rater"] = parsed["rater"].fillna(default_rater).astype("str")
+        raters = texts["rater"].dictionary.to_pylist()
+        if default_rater not in raters:
+            raters.append(default_rater)
+        indices = pc.fill_null(texts["rater"].indices, raters.index(default_rater))
+        texts["_rater"] = pa.DictionaryArray.from_arrays(indices, pa.array(raters, pa.string()))
+        no_blank = texts["rater"].null_count == 0  # then the same text as rater
+        parsed["_rater"] = parsed["rater"] if no_blank else text_series(texts["_rater"])
     empty = pd.DataFrame(columns=["position", "column_name", "rule", "message", "priority"])
-    return parsed, pd.concat([empty, *failures], ignore_index=True) if failures else empty
+    failures_frame = pd.concat([empty, *failures], ignore_index=True) if failures else empty
+    return parsed, texts, failures_frame
 
 
 def _other_places(state: _Sheet, key: list[str], positions: np.ndarray) -> np.ndarray:
     """For rows sharing a key: " (also <file>, sheet <s>, row <n>; ...)" naming the others."""
     keys = state.parsed.loc[positions, key]
     group = keys.groupby(key, dropna=False, sort=False).ngroup().to_numpy()
-    raw = state.raw
     places = (
-        _cells(raw["_file"], positions)
+        state.cells("_file", positions)
         + ", sheet "
-        + _cells(raw["_sheet"], positions)
+        + state.cells("_sheet", positions)
         + ", row "
-        + raw["_row"].iloc[positions].astype(str).to_numpy(dtype=object)
+        + state.cells("_row", positions).astype(str).astype(object)
     )
     members: dict[int, list[int]] = {}
     for index, code in enumerate(group):
@@ -342,18 +463,16 @@ def _check_firm_data(
 ) -> tuple[pd.Index, dict[str, str]]:
     """Rules 1-5 of the module docstring. Returns (firm ids read, excluded firm -> reason)."""
     firms, items, sota = sheets["firms"], sheets["items"], sheets["sota"]
-    known_firms = pd.Index(firms.parsed["firm_id"].dropna().unique())
+    known_firms = _unique(firms.text("firm_id"))
 
     # 1. unknown firms
     for state in (items, sota):
-        firm_ids = state.parsed["firm_id"]
-        unknown = state.good & firm_ids.notna().to_numpy() & ~_isin(firm_ids, known_firms)
+        firm_ids = state.text("firm_id")
+        unknown = state.good & _present(firm_ids) & ~_isin(firm_ids, known_firms)
         state.quarantine(unknown, "firm_id", "unknown_firm", "{value} is not in the firms sheet")
 
     # 2. sota -> items
-    item_key, sota_key = _joint_codes(
-        [items.parsed, sota.parsed], ["firm_id", "component", "item_id"]
-    )
+    item_key, sota_key = _joint_codes([items, sota], ["firm_id", "component", "item_id"])
     n_keys = int(max(item_key.max(initial=-1), sota_key.max(initial=-1))) + 1
     item_exists = _flags(n_keys, item_key)
     item_valid = _flags(n_keys, item_key[items.good])
@@ -373,13 +492,15 @@ def _check_firm_data(
 
     # 3. every criterion of the item's component scored by at least one rater
     criteria = methodology.criteria()
-    criterion_codes, criterion_names = pd.factorize(sota.parsed["criterion"])
+    criterion_codes, criterion_values = distinct(sota.text("criterion"))
+    criterion_names = criterion_values.to_pylist()
     n_criteria = max(len(criterion_names), 1)
     scored = sota.good & (criterion_codes >= 0)
-    pairs = pd.unique(sota_key[scored].astype("int64") * n_criteria + criterion_codes[scored])
+    scores = sota_key[scored] * n_criteria + criterion_codes[scored]
+    pairs = _distinct_ints(scores, n_keys * n_criteria)
     n_scored = np.bincount(pairs // n_criteria, minlength=n_keys)
-    component_codes, component_names = pd.factorize(items.parsed["component"])
-    sizes = [len(criteria.get(name, [])) for name in component_names]
+    component_codes, component_names = distinct(items.text("component"))
+    sizes = [len(criteria.get(name, [])) for name in component_names.to_pylist()]
     expected = np.append(np.asarray(sizes, dtype="int64"), 0)[component_codes]
     incomplete = items.good & (n_scored[item_key] < expected)
     if incomplete.any():
@@ -390,7 +511,7 @@ def _check_firm_data(
             present.setdefault(int(pair // n_criteria), set()).add(
                 criterion_names[int(pair % n_criteria)]
             )
-        components = _cells(items.parsed["component"], positions)
+        components = _cells(items.text("component"), positions)
         missing = [
             ", ".join(
                 code
@@ -417,9 +538,9 @@ def _check_firm_data(
 
     # 4. every component of a valid firm has a valid item
     codes = methodology.component_codes
-    firm_code, item_firm_code = _joint_codes([firms.parsed, items.parsed], ["firm_id"])
+    firm_code, item_firm_code = _joint_codes([firms, items], ["firm_id"])
     component_index = {code: index for index, code in enumerate(codes)}
-    item_component = items.parsed["component"].map(component_index).fillna(-1).to_numpy("int64")
+    item_component = _lookup(items.text("component"), component_index, -1)
     n_firm_codes = int(max(firm_code.max(initial=-1), item_firm_code.max(initial=-1))) + 1
     covered = np.zeros((n_firm_codes, len(codes)), dtype=bool)
     valid_items = items.good & (item_component >= 0)
@@ -432,7 +553,7 @@ def _check_firm_data(
             ", ".join(code for index, code in enumerate(codes) if not row[index])
             for row in covered[firm_code[positions]]
         ]
-        firm_ids = _cells(firms.parsed["firm_id"], positions)
+        firm_ids = firms.cells("firm_id", positions)
         for firm_id, lacks in zip(firm_ids, missing, strict=True):
             reasons[firm_id] = f"it has no valid item for component {lacks}"
         firms.quarantine(
@@ -444,10 +565,10 @@ def _check_firm_data(
         )
 
     # 5. the other rows of excluded firms
-    valid_firms = set(firms.parsed["firm_id"][firms.good].dropna())
+    valid_firms = set(firms.cells("firm_id", np.flatnonzero(firms.good))) - {None}
     excluded = {firm_id: "" for firm_id in known_firms if firm_id not in valid_firms}
     for record in firms.records:
-        firm_ids = _cells(firms.parsed["firm_id"], record["position"].to_numpy())
+        firm_ids = firms.cells("firm_id", record["position"].to_numpy())
         for firm_id, rule, column, tail in zip(
             firm_ids, record["rule"], record["column_name"], record["tail"], strict=True
         ):
@@ -468,11 +589,11 @@ def _cascade_excluded(states: tuple[_Sheet, ...], excluded: dict[str, str]) -> N
         return
     reasons = pd.Series(excluded, dtype="str")
     for state in states:
-        firm_ids = state.parsed["firm_id"]
+        firm_ids = state.text("firm_id")
         mask = state.good & _isin(firm_ids, reasons.index)
         if not mask.any():
             continue
-        why = reasons.reindex(firm_ids[mask]).to_numpy(dtype=object)
+        why = reasons.reindex(_cells(firm_ids, np.flatnonzero(mask))).to_numpy(dtype=object)
         state.quarantine(
             mask,
             "firm_id",
@@ -489,27 +610,26 @@ def _check_scope(
     state: _Sheet, known_firms: pd.Index, excluded: dict[str, str], sectors: pd.Index
 ) -> None:
     """unknown_firm, firm_excluded, unknown_panel for the rows of an ahp/weights sheet."""
-    firm_ids = state.parsed["firm_id"]
-    has_firm = firm_ids.notna().to_numpy()
+    firm_ids = state.text("firm_id")
     state.quarantine(
-        state.good & has_firm & ~_isin(firm_ids, known_firms),
+        state.good & _present(firm_ids) & ~_isin(firm_ids, known_firms),
         "firm_id",
         "unknown_firm",
         "{value} is not in the firms sheet",
     )
     _cascade_excluded((state,), excluded)
-    panels = state.parsed["panel_id"]
+    panels = state.text("panel_id")
     state.quarantine(
-        state.good & panels.notna().to_numpy() & ~_isin(panels, sectors),
+        state.good & _present(panels) & ~_isin(panels, sectors),
         "panel_id",
         "unknown_panel",
         "{value} is not the sector_code of an accepted firm",
     )
 
 
-def _scope_names(parsed: pd.DataFrame, positions: np.ndarray) -> np.ndarray:
-    firm_ids = _cells(parsed["firm_id"], positions)
-    panels = _cells(parsed["panel_id"], positions)
+def _scope_names(state: _Sheet, positions: np.ndarray) -> np.ndarray:
+    firm_ids = state.cells("firm_id", positions)
+    panels = state.cells("panel_id", positions)
     return np.array(
         [
             f"firm {firm}" if isinstance(firm, str) else f"panel {panel}"
@@ -527,14 +647,14 @@ def _check_ahp(state: _Sheet, methodology: Methodology) -> None:
     rank = {code: index for index, code in enumerate(codes)}
     n = len(codes)
     tolerance = float(methodology.settings.get("ahp", {}).get("reciprocal_tolerance", 0.01))
-    parsed = state.parsed
-    (group,) = _joint_codes([parsed], ["firm_id", "panel_id", "respondent"])
-    row_rank = parsed["row"].map(rank).fillna(-1).to_numpy("int64")
-    col_rank = parsed["col"].map(rank).fillna(-1).to_numpy("int64")
+    (group,) = _joint_codes([state], ["firm_id", "panel_id", "respondent"])
+    rows, cols = state.text("row"), state.text("col")
+    row_rank = _lookup(rows, rank, -1)
+    col_rank = _lookup(cols, rank, -1)
     low, high = np.minimum(row_rank, col_rank), np.maximum(row_rank, col_rank)
     pair = low * n + high
     upper = row_rank < col_rank
-    values = parsed["value"].to_numpy(dtype="float64")
+    values = state.parsed["value"].to_numpy(dtype="float64")
 
     # reciprocal: an upper and a lower judgment of one pair
     good = state.good
@@ -558,10 +678,8 @@ def _check_ahp(state: _Sheet, methodology: Methodology) -> None:
                     "{row}:{col} {value} and {other_pair} {other} are not reciprocal "
                     f"(within {fmt(tolerance * 100)} %)",
                     {
-                        "other_pair": _cells(parsed["row"], others)
-                        + ":"
-                        + _cells(parsed["col"], others),
-                        "other": _blank(_cells(state.raw["value"], others)),
+                        "other_pair": _cells(rows, others) + ":" + _cells(cols, others),
+                        "other": _blank(state.cells("value", others)),
                     },
                 )
 
@@ -570,7 +688,7 @@ def _check_ahp(state: _Sheet, methodology: Methodology) -> None:
     n_pairs = n * (n - 1) // 2
     valid = good & (row_rank >= 0) & (col_rank >= 0) & (row_rank != col_rank)
     n_groups = int(group.max(initial=-1)) + 1
-    unique_pairs = pd.unique(group[valid].astype("int64") * n * n + pair[valid])
+    unique_pairs = _distinct_ints(group[valid] * n * n + pair[valid], n_groups * n * n)
     judged = np.bincount(unique_pairs // (n * n), minlength=n_groups)
     incomplete = good & (judged[group] < n_pairs)
     if not incomplete.any():
@@ -597,7 +715,7 @@ def _check_ahp(state: _Sheet, methodology: Methodology) -> None:
         "incomplete_ahp",
         "respondent {value} of {scope} gives no valid judgment for {missing}; "
         "the respondent's judgments are set aside",
-        {"scope": _scope_names(parsed, positions), "missing": missing},
+        {"scope": _scope_names(state, positions), "missing": missing},
     )
 
 
@@ -607,18 +725,16 @@ def _check_weights(state: _Sheet, methodology: Methodology) -> None:
         return
     codes = methodology.component_codes
     tolerance = float(methodology.settings.get("given_weights_tolerance", 0.005))
-    parsed = state.parsed
-    (group,) = _joint_codes([parsed], ["firm_id", "panel_id"])
+    (group,) = _joint_codes([state], ["firm_id", "panel_id"])
     good = state.good
     n_groups = int(group.max(initial=-1)) + 1
     n_given = np.bincount(group[good], minlength=n_groups)  # components are unique per scope
-    total = np.bincount(
-        group[good], weights=parsed["beta"].to_numpy(dtype="float64")[good], minlength=n_groups
-    )
+    betas = state.parsed["beta"].to_numpy(dtype="float64")
+    total = np.bincount(group[good], weights=betas[good], minlength=n_groups)
     short = good & (n_given[group] < len(codes))
     if short.any():
         positions = np.flatnonzero(short)
-        components = _cells(parsed["component"], positions)
+        components = _cells(state.text("component"), positions)
         given_by_group: dict[int, set[str]] = {}
         for position, component in zip(positions, components, strict=True):
             given_by_group.setdefault(int(group[position]), set()).add(component)
@@ -634,7 +750,7 @@ def _check_weights(state: _Sheet, methodology: Methodology) -> None:
             "component",
             "incomplete_weights",
             "{scope} gives betas for {given} only; all four components are needed",
-            {"scope": _scope_names(parsed, positions), "given": given},
+            {"scope": _scope_names(state, positions), "given": given},
         )
     off = state.good & (np.abs(total[group] - 1) > tolerance)
     if off.any():
@@ -645,7 +761,7 @@ def _check_weights(state: _Sheet, methodology: Methodology) -> None:
             "beta",
             "weights_sum",
             f"the betas of {{scope}} sum to {{total}}, not 1 within {fmt(tolerance)}",
-            {"scope": _scope_names(parsed, positions), "total": sums},
+            {"scope": _scope_names(state, positions), "total": sums},
         )
 
 
@@ -657,17 +773,47 @@ def _accepted_schema(sheet: Sheet) -> pa.Schema:
 
 
 def _write_accepted(state: _Sheet, path: Path) -> None:
+    """The typed frame's good rows, with the landing types (see ``_accepted_schema``).
+
+    The text columns are written as the dictionary-encoded arrays they are (parquet takes
+    the dictionary, not a string per row); the file carries no Arrow schema, so they read
+    back as plain ``string``. The pandas metadata is the one ``pa.Table.from_pandas`` gives
+    the typed frame, so ``pd.read_parquet`` restores the same dtypes (nullable Int64,
+    dates). Uncompressed and without statistics: the file is read once, whole, by the
+    compute step, and encoding dominated the writing.
+    """
     schema = _accepted_schema(state.sheet)
-    frame = pd.DataFrame(
-        {
-            name: (state.raw if name in PROVENANCE_COLUMNS else state.parsed)[name]
-            for name in schema.names
-        }
-    )
-    table = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
+    columns = []
+    dtypes = {}
+    for field_ in schema:
+        name = field_.name
+        if name in state.texts:
+            columns.append(state.texts[name])
+            dtypes[name] = pd.StringDtype(na_value=np.nan)
+        elif name in state.parsed.columns:
+            series = state.parsed[name]
+            columns.append(pa.array(series, type=field_.type, from_pandas=True))
+            dtypes[name] = series.dtype
+        else:  # provenance: the raw column
+            columns.append(_array(state.raw.column(name)))
+            dtypes[name] = np.dtype("int64") if name == "_row" else pd.StringDtype(na_value=np.nan)
+    table = pa.Table.from_arrays(columns, names=schema.names)
     if state.bad.any():
         table = table.filter(pa.array(state.good))  # Arrow's filter: no per-row Python
-    pq.write_table(table, path)
+    empty = pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in dtypes.items()})
+    metadata = pa.Table.from_pandas(empty, schema=schema, preserve_index=False).schema.metadata
+    text = [field_.name for field_ in schema if field_.type == pa.string()]
+    with pq.ParquetWriter(
+        path,
+        table.schema,
+        use_dictionary=text,
+        compression="none",
+        write_statistics=False,
+        write_batch_size=1 << 16,
+        store_schema=False,
+    ) as writer:
+        writer.write_table(table)
+        writer.add_key_value_metadata(metadata)
 
 
 def _quarantine_schema() -> pa.Schema:
@@ -687,15 +833,12 @@ def _quarantine_frame(sheets: dict[str, _Sheet]) -> pd.DataFrame:
             continue
         records = pd.concat(state.records, ignore_index=True)
         positions = records["position"].to_numpy("int64")
-        raw = state.raw
-        part = pd.DataFrame(
-            {name: raw[name].iloc[positions].to_numpy() for name in PROVENANCE_COLUMNS}
-        )
+        part = pd.DataFrame({name: state.cells(name, positions) for name in PROVENANCE_COLUMNS})
         part["sheet"] = state.name
         part["column_name"] = records["column_name"].to_numpy(dtype=object)
         values = np.empty(len(records), dtype=object)
         for column, group in records.groupby("column_name", sort=False):
-            values[group.index] = _cells(raw[column], positions[group.index])
+            values[group.index] = state.cells(column, positions[group.index])
         part["value"] = pd.Series(values, dtype="str")
         part["rule"] = records["rule"].to_numpy(dtype=object)
         part["message"] = (
@@ -709,7 +852,7 @@ def _quarantine_frame(sheets: dict[str, _Sheet]) -> pd.DataFrame:
             + ": "
             + records["tail"].to_numpy(dtype=object)
         )
-        part["firm_id"] = raw["firm_id"].iloc[positions].to_numpy()
+        part["firm_id"] = state.cells("firm_id", positions)
         part["_order"] = order[state.name]
         part["_position"] = positions
         parts.append(part)
@@ -739,12 +882,11 @@ def _summary(
     sheet_counts = {}
     reconciled = True
     for state in sheets.values():
-        codes, shas = pd.factorize(state.raw["_file_sha256"])
+        codes, first, shas = _first_appearance(_array(state.raw.column("_file_sha256")))
         if len(shas):
-            first = pd.Series(np.arange(len(codes))).groupby(codes).first().to_numpy()
-            names = _cells(state.raw["_file"], first)
+            names = state.cells("_file", first)
             size = np.bincount(codes, minlength=len(shas))
-            bad = np.bincount(codes, weights=state.bad, minlength=len(shas)).astype("int64")
+            bad = np.bincount(codes[state.bad], minlength=len(shas))
             for index, sha256 in enumerate(shas):
                 files.append(
                     {
@@ -769,7 +911,8 @@ def _summary(
     rules = quarantine["rule"].value_counts().to_dict()
     checks = []
     for state in sheets.values():
-        schema = SCHEMA_BUILDERS[state.name](methodology, round_id)
+        schema = state.schema
+        assert schema is not None  # set by _check_rows
         names = ["type", "required", *[rule.code for rule in schema.rules.values()]]
         if state.name == "ahp":
             names.insert(1, "saaty_scale")
@@ -838,37 +981,159 @@ def _summary(
 
 # ---------------------------------------------------------------- helpers
 
+# A joint key is re-densified once its code space passes this size (a lookup table of the
+# used codes, of this many entries at most, stands in for a hash table).
+_DENSE_TABLE_LIMIT = 1 << 24
 
-def _joint_codes(frames: list[pd.DataFrame], columns: list[str]) -> list[np.ndarray]:
-    """Dense int64 codes of the combined key ``columns``, consistent across ``frames``.
 
-    Null is a value of its own. No Python loop over rows: each column is factorised over
-    the frames together, and the codes are combined pairwise and re-densified.
+def _joint_codes(states: list[_Sheet], columns: list[str]) -> list[np.ndarray]:
+    """Int64 codes of the combined key ``columns``, consistent across ``states``' rows.
+
+    Null is a value of its own. No Python loop over rows: each column is coded over the
+    sheets together (:func:`_shared_codes`), the codes are combined column by column, and
+    the combination is re-densified whenever its code space outgrows the rows, and at the
+    end: the codes are 0..n-1 for n distinct keys.
     """
-    lengths = [len(frame) for frame in frames]
-    key = np.zeros(sum(lengths), dtype="int64")
+    lengths = [len(state) for state in states]
+    total = sum(lengths)
+    key = np.zeros(total, dtype="int64")
+    size = 1
     for column in columns:
-        values = pd.concat([frame[column] for frame in frames], ignore_index=True)
-        codes, uniques = pd.factorize(values, use_na_sentinel=True)
-        width = len(uniques) + 1
-        key, _ = pd.factorize(key * width + (codes.astype("int64") + 1))
-        key = key.astype("int64")
+        codes, n_values = _shared_codes([state.text(column) for state in states])
+        width = n_values + 1
+        if size * width > max(2 * total, _DENSE_TABLE_LIMIT):
+            key, size = _densify(key, size)
+        key *= width
+        key += codes
+        key += 1  # null (-1) is a value of its own
+        size *= width
+    if size > 1:
+        key, size = _densify(key, size)
     return np.split(key, np.cumsum(lengths)[:-1])
 
 
-def _cells(series: pd.Series, positions: np.ndarray) -> np.ndarray:
-    """The values at ``positions`` as an object array (null as NaN)."""
-    return series.iloc[positions].to_numpy(dtype=object)
+def _densify(key: np.ndarray, size: int) -> tuple[np.ndarray, int]:
+    """The codes renumbered 0..n-1 (n distinct codes), in the order of their values."""
+    if size <= _DENSE_TABLE_LIMIT:
+        used = np.zeros(size, dtype=bool)
+        used[key] = True
+        rank = np.cumsum(used, dtype="int64" if size > 2**31 - 1 else "int32") - 1
+        return rank[key].astype("int64"), int(used.sum())
+    dense, uniques = pd.factorize(key)
+    return dense.astype("int64"), len(uniques)
 
 
-def _isin(series: pd.Series, values: Any) -> np.ndarray:
-    """``series.isin(values)`` for text, by Arrow's hash kernel (pandas loops in Python)."""
-    if len(series) == 0:
+def _shared_codes(arrays: list[pa.Array]) -> tuple[np.ndarray, int]:
+    """Integer codes of the text values of ``arrays`` taken together (-1 for null); the
+    number of codes.
+
+    Dictionary-encoded columns (the raw ones) only have their dictionaries unified; others
+    are dictionary-encoded together by Arrow's hash kernel.
+    """
+    if all(pa.types.is_dictionary(array.type) for array in arrays):
+        combined = pa.chunked_array(arrays, type=_TEXT_DICTIONARY).combine_chunks()
+    else:
+        plain = [_decoded(array) for array in arrays]
+        combined = pa.chunked_array(plain, type=pa.large_string()).dictionary_encode()
+        combined = combined.combine_chunks() if combined.num_chunks else _null_text(0)
+    codes = pc.fill_null(combined.indices, -1).to_numpy(zero_copy_only=False)
+    return codes, len(combined.dictionary)
+
+
+def _decoded(array: pa.Array) -> pa.Array:
+    if pa.types.is_dictionary(array.type):
+        array = array.dictionary_decode()
+    return array.cast(pa.large_string())
+
+
+_TEXT_DICTIONARY = pa.dictionary(pa.int32(), pa.string())
+
+
+def _null_text(length: int) -> pa.DictionaryArray:
+    return pa.DictionaryArray.from_arrays(pa.nulls(length, pa.int32()), pa.array([], pa.string()))
+
+
+def _dictionary_codes(array: pa.DictionaryArray) -> tuple[np.ndarray, list[str]] | None:
+    """(codes, -1 for null; the dictionary's values) of a dictionary-encoded array; None
+    if a value is twice in the dictionary (then the indices do not code the values)."""
+    if len(pc.unique(array.dictionary)) != len(array.dictionary):
+        return None
+    codes = pc.fill_null(array.indices, -1).to_numpy(zero_copy_only=False)
+    return codes, array.dictionary.to_pylist()
+
+
+def _array(column: pa.ChunkedArray) -> pa.Array:
+    """The column as one array (the raw columns are read into one chunk each)."""
+    if column.num_chunks == 1:
+        return column.chunk(0)
+    return column.combine_chunks() if column.num_chunks else pa.array([], column.type)
+
+
+def _cells(array: pa.Array, positions: np.ndarray) -> np.ndarray:
+    """The values at ``positions`` as an object array (null as None)."""
+    taken = array.take(pa.array(np.asarray(positions, dtype="int64")))
+    if pa.types.is_dictionary(taken.type):
+        taken = taken.dictionary_decode()
+    if pa.types.is_integer(taken.type) and taken.null_count == 0:
+        return taken.to_numpy().astype(object)
+    return np.asarray(taken.to_pylist(), dtype=object)
+
+
+def _present(array: pa.Array) -> np.ndarray:
+    return pc.is_valid(array).to_numpy(zero_copy_only=False)
+
+
+def _unique(array: pa.Array) -> pd.Index:
+    """The distinct non-null values, in the order they first appear."""
+    codes, values = distinct(array)
+    used = pd.unique(codes[codes >= 0])
+    return pd.Index(values.take(pa.array(used, pa.int64())).to_pylist(), dtype=object)
+
+
+def _lookup(array: pa.Array, mapping: dict[str, int], missing: int) -> np.ndarray:
+    """``mapping`` of each text value as int64; ``missing`` for null or an unmapped value."""
+    codes, values = distinct(array)
+    table = [mapping.get(value, missing) for value in values.to_pylist()]
+    return np.asarray([*table, missing], dtype="int64")[codes]
+
+
+def _first_appearance(array: pa.Array) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """(codes, position of each value's first row, values) of a column without nulls,
+    the values numbered in the order they first appear (a file's rows are contiguous, so
+    only the starts of runs are looked at)."""
+    codes, values = distinct(array)
+    if codes.size == 0:
+        return codes, codes, []
+    starts = np.flatnonzero(np.diff(codes, prepend=-2) != 0)
+    order = pd.unique(codes[starts])
+    renumber = np.zeros(len(values), dtype="int64")
+    renumber[order] = np.arange(len(order))
+    codes = renumber[codes]
+    first = starts[np.unique(codes[starts], return_index=True)[1]]
+    return codes, first, values.take(pa.array(order, pa.int64())).to_pylist()
+
+
+def _isin(array: pa.Array, values: Any) -> np.ndarray:
+    """Whether each text value is one of ``values`` (null: False), by Arrow's hash kernel;
+    a dictionary-encoded column is looked up by its dictionary."""
+    if len(array) == 0:
         return np.zeros(0, dtype=bool)
-    array = pa.array(series, from_pandas=True).cast(pa.large_string())
     value_set = pa.array(np.asarray(values, dtype=object), type=pa.large_string())
-    found = pc.fill_null(pc.is_in(array, value_set=value_set), False)
+    if pa.types.is_dictionary(array.type):
+        codes = pc.fill_null(array.indices, -1).to_numpy(zero_copy_only=False)
+        dictionary = array.dictionary.cast(pa.large_string())
+        hits = pc.is_in(dictionary, value_set=value_set).to_numpy(zero_copy_only=False)
+        return np.append(np.asarray(hits, dtype=bool), False)[codes]
+    found = pc.fill_null(pc.is_in(array.cast(pa.large_string()), value_set=value_set), False)
     return np.asarray(found.to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _distinct_ints(values: np.ndarray, size: int) -> np.ndarray:
+    """The distinct values (each within 0..size-1): by a table of flags when ``size`` is
+    moderate (no hashing of millions of values), else by pandas' hash table."""
+    if size <= max(4 * len(values), _DENSE_TABLE_LIMIT):
+        return np.flatnonzero(_flags(size, values))
+    return pd.unique(values)
 
 
 def _flags(size: int, positions: np.ndarray) -> np.ndarray:
@@ -883,7 +1148,7 @@ def _blank(values: np.ndarray) -> np.ndarray:
 
 def _render(
     template: str,
-    raw: pd.DataFrame,
+    state: _Sheet,
     positions: np.ndarray,
     column: str,
     extra: dict[str, np.ndarray],
@@ -898,7 +1163,6 @@ def _render(
         if name in extra:
             values = np.asarray(extra[name], dtype=object)
         else:
-            source = column if name == "value" else name
-            values = _cells(raw[source], positions)
+            values = state.cells(column if name == "value" else name, positions)
         out = out + _blank(values)
     return out

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from schemas import ahp, firms, items, programs, sota, weights
-from schemas.common import DATE, TEXT, run_schema
+from schemas.common import DATE, TEXT, duplicated, known_codes, run_schema, value_codes
 from thio.methodology import load_methodology
 
 METHODOLOGY = load_methodology()
@@ -193,3 +193,28 @@ def test_limits_follow_the_methodology(tmp_path):
     found = run_schema(schema, data)
     assert found[["position", "rule"]].values.tolist() == [[0, "range"]]
     assert found["message"].tolist() == ["{value} is outside 1..5"]
+
+
+def test_key_check_matches_pandas_duplicated_nulls_equal():
+    rng = np.random.default_rng(7)
+    n = 3000
+    data = frame(
+        a=texts(*rng.choice(np.array(["x", "y", None], dtype=object), n)),
+        b=texts(*rng.choice(np.array(["1", "2", "3", None], dtype=object), n)),
+        c=pd.Series(rng.integers(0, 4, n)),
+    )
+    expected = data.duplicated(["a", "b", "c"], keep=False).to_numpy()
+    assert (duplicated(data, ["a", "b", "c"]) == expected).all()
+    ordered = data.sort_values(["a", "b", "c"], na_position="first").reset_index(drop=True)
+    unique = ordered.drop_duplicates(["a", "b", "c"]).reset_index(drop=True)
+    assert not duplicated(unique, ["a", "b", "c"]).any()
+
+
+def test_known_codes_are_used_for_that_very_series_only():
+    series = texts("a", "b", "a")
+    given = (np.array([0, 1, 2]), ["a", "b", "c"])  # unlike hashing, to tell them apart
+    with known_codes([(series, lambda: given)]):
+        assert value_codes(series)[0].tolist() == [0, 1, 2]
+        assert value_codes(series.str.upper())[0].tolist() == [0, 1, 0]  # derived: hashed
+        assert value_codes(texts("a", "b", "a"))[0].tolist() == [0, 1, 0]  # equal: hashed
+    assert value_codes(series)[0].tolist() == [0, 1, 0]

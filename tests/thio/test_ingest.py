@@ -9,6 +9,7 @@ import zipfile
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
 from tests.fixtures.rounds import ROUND_ID, good_round, write_csv, write_xlsx
@@ -300,3 +301,38 @@ def test_folder_skips_other_files(tmp_path):
     extra = next(r for r in result["files"] if r["file_name"] == "csv/extra.csv")
     assert extra["status"] == "read" and extra["unknown_sheets"] == ["extra"]
     assert extra["sheets"] == []
+
+
+def test_raw_frames_read_back_as_plain_text(tmp_path, worked_example):
+    ingest(tmp_path, worked_example / "c01_worked_example.xlsx")
+    for sheet in ("firms", "sota", "weights"):
+        schema = pq.read_schema(tmp_path / "work" / "raw" / f"{sheet}.parquet")
+        assert {str(field.type) for field in schema if field.name != "_row"} == {"string"}
+        assert str(schema.field("_row").type) == "int64"
+
+
+def test_cells_equal_once_stripped_are_one_value(tmp_path):
+    round_ = good_round(2)
+    round_["items"][0]["component"] = " T"
+    round_["items"][1]["component"] = "H  "
+    round_["items"][2]["item_name"] = "   "
+    ingest(tmp_path, write_csv(round_, tmp_path / "csv"))
+    items = raw(tmp_path, "items")
+    assert items["component"].tolist() == ["T", "H", "I", "O"] * 2
+    assert pd.isna(items["item_name"].iloc[2])
+    assert items["component"].nunique() == 4
+
+
+def test_windows_1252_past_the_sampled_head(tmp_path):
+    """Invalid UTF-8 after the first 64 KiB: the file is read again as Windows-1252."""
+    row = good_round(1)["firms"][0]
+    header = ",".join(row)
+    lines = [",".join(str(value) for value in (row | {"firm_id": f"F{n:05d}"}).values())
+             for n in range(1500)]  # fmt: skip
+    lines.append(",".join(str(v) for v in (row | {"firm_name": "Kopi Caf\u00e9"}).values()))
+    folder = tmp_path / "csv"
+    folder.mkdir()
+    (folder / "firms.csv").write_bytes(("\n".join([header, *lines]) + "\n").encode("cp1252"))
+    (record,) = ingest(tmp_path, folder)["files"]
+    assert record["status"] == "read" and record["rows_read"] == {"firms": 1501}
+    assert raw(tmp_path, "firms")["firm_name"].iloc[-1] == "Kopi Caf\u00e9"

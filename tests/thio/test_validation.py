@@ -515,3 +515,15 @@ def test_row_numbers_in_messages(tmp_path):
     assert run.messages("range") == [
         "r.xlsx, sheet items, row 8, column weight: 0 is not greater than 0"
     ]
+
+
+def test_keys_equal_once_stripped_are_duplicates(tmp_path):
+    round_ = good_round(1, items_per_component=2)
+    find(round_["items"], item_id="T2")["item_id"] = " T1 "
+    run = csv_run(tmp_path, round_)
+    assert run.messages("duplicate_key") == [
+        "csv/items.csv, sheet items, row 2, column item_id: item T1 of firm F001, component T "
+        "appears more than once (also csv/items.csv, sheet items, row 3)",
+        "csv/items.csv, sheet items, row 3, column item_id: item T1 of firm F001, component T "
+        "appears more than once (also csv/items.csv, sheet items, row 2)",
+    ]
