@@ -33,6 +33,18 @@ def _cols(*rows: tuple[str, str, str]) -> tuple[tuple[str, str, str], ...]:
     return rows
 
 
+# columns that several meta tables share
+_RUN = (
+    ("run_id", "varchar", "The run (meta.runs.run_id)."),
+    ("round_id", "varchar", "Survey round."),
+)
+_RUN_FILE = (*_RUN, ("file_name", "varchar", "Input file name as given."))
+_ROW_COUNTS = (
+    ("rows_read", "bigint", "Data rows read."),
+    ("rows_accepted", "bigint", "Rows accepted into the round."),
+    ("rows_quarantined", "bigint", "Rows quarantined (see meta.quarantine)."),
+)
+
 _COMPONENT_WORD = {"t": "technoware", "h": "humanware", "i": "infoware", "o": "orgaware"}
 _CLASSES = ("very_low", "low", "fair", "good", "very_good", "state_of_the_art")
 
@@ -82,15 +94,11 @@ META_TABLES = (
         "One row per (run, input file): what was read, accepted and quarantined.",
         ("run_id", "file_name"),
         _cols(
-            ("run_id", "varchar", "The run (meta.runs.run_id)."),
-            ("round_id", "varchar", "Survey round."),
-            ("file_name", "varchar", "Input file name as given."),
+            *_RUN_FILE,
             ("sha256", "varchar", "sha256 of the file bytes; archived as raw/<round>/<sha256>."),
             ("bytes", "bigint", "File size in bytes."),
             ("sheets", "varchar", "Contract sheets found in the file, comma separated."),
-            ("rows_read", "bigint", "Data rows read."),
-            ("rows_accepted", "bigint", "Rows accepted into the round."),
-            ("rows_quarantined", "bigint", "Rows quarantined (see meta.quarantine)."),
+            *_ROW_COUNTS,
             ("status", "varchar", "read or rejected."),
             ("message", "varchar", "Why the file was rejected, else null."),
         ),
@@ -101,13 +109,9 @@ META_TABLES = (
         "One row per (run, input file, sheet): the row reconciliation of each sheet.",
         ("run_id", "file_name", "sheet"),
         _cols(
-            ("run_id", "varchar", "The run (meta.runs.run_id)."),
-            ("round_id", "varchar", "Survey round."),
-            ("file_name", "varchar", "Input file name as given."),
+            *_RUN_FILE,
             ("sheet", "varchar", "Contract sheet (a CSV file's stem)."),
-            ("rows_read", "bigint", "Data rows read."),
-            ("rows_accepted", "bigint", "Rows accepted into the round."),
-            ("rows_quarantined", "bigint", "Rows quarantined (see meta.quarantine)."),
+            *_ROW_COUNTS,
         ),
     ),
     Table(
@@ -116,9 +120,7 @@ META_TABLES = (
         "One row per rejected cell or row, with the original value and the rule it broke.",
         ("run_id", "file_name", "sheet", "row_number", "column_name", "rule"),
         _cols(
-            ("run_id", "varchar", "The run (meta.runs.run_id)."),
-            ("round_id", "varchar", "Survey round."),
-            ("file_name", "varchar", "Input file name as given."),
+            *_RUN_FILE,
             ("file_sha256", "varchar", "sha256 of the input file."),
             ("sheet", "varchar", "Sheet (or CSV file stem)."),
             ("row_number", "bigint", "Spreadsheet row number (the header is row 1)."),
@@ -135,8 +137,7 @@ META_TABLES = (
         "One row per check run on a round.",
         ("run_id", "suite", "check_name"),
         _cols(
-            ("run_id", "varchar", "The run (meta.runs.run_id)."),
-            ("round_id", "varchar", "Survey round."),
+            *_RUN,
             ("suite", "varchar", "Suite of the check (rows, round, sql)."),
             ("check_name", "varchar", "Name of the check."),
             ("success", "boolean", "Whether the check passed."),
