@@ -6,10 +6,10 @@ import pandera.pandas as pa
 
 from schemas.common import (
     NUMBER,
-    Rule,
     RuleBook,
     SheetSchema,
     column,
+    keyed_sheet,
     scope_checks,
     text,
     unique_key,
@@ -47,14 +47,11 @@ def build_schema(methodology: Methodology, round_id: str) -> SheetSchema:
             unique_key(KEY),
         ],
     )
-    return SheetSchema(
+    return keyed_sheet(
         SHEET,
         schema,
-        book.rules,
-        key=KEY,
-        key_rule=Rule(
-            "duplicate_key",
-            "{row}:{col} is judged more than once by respondent {respondent}{also}",
-            "value",
-        ),
+        book,
+        KEY,
+        "{row}:{col} is judged more than once by respondent {respondent}{also}",
+        "value",
     )

@@ -59,11 +59,35 @@ class SheetSchema:
     key_rule: Rule | None = None
 
 
+def keyed_sheet(
+    sheet: str,
+    schema: pa.DataFrameSchema,
+    book: RuleBook,
+    key: list[str],
+    message: str,
+    column: str,
+) -> SheetSchema:
+    """A sheet schema whose key must be unique; ``message`` names a duplicate (``{also}``
+    lists the other places)."""
+    return SheetSchema(
+        sheet, schema, book.rules, key=key, key_rule=Rule("duplicate_key", message, column)
+    )
+
+
 class RuleBook:
     """Collects the checks of one schema with their rules."""
 
     def __init__(self) -> None:
         self.rules: dict[str, Rule] = {}
+
+    def firm_id(self) -> pa.Check:
+        """The firm id pattern of the input contract (firms and programs sheets)."""
+        return self.check(
+            "firm_id_pattern",
+            lambda series: series.str.fullmatch(FIRM_ID_PATTERN),
+            "pattern",
+            "{value} is not a valid firm id (1 to 64 of A-Z a-z 0-9 . _ -)",
+        )
 
     def check(
         self, name: str, function: Any, code: str, message: str, column: str | None = None

@@ -6,14 +6,13 @@ import pandera.pandas as pa
 
 from schemas.common import (
     DATE,
-    FIRM_ID_PATTERN,
     INTEGER,
     KBLI_PATTERN,
     NUMBER,
-    Rule,
     RuleBook,
     SheetSchema,
     column,
+    keyed_sheet,
     text,
     unique_key,
 )
@@ -46,14 +45,7 @@ def build_schema(methodology: Methodology, round_id: str) -> SheetSchema:
             ),
             "firm_id": text(
                 nullable=False,
-                checks=[
-                    book.check(
-                        "firm_id_pattern",
-                        lambda series: series.str.fullmatch(FIRM_ID_PATTERN),
-                        "pattern",
-                        "{value} is not a valid firm id (1 to 64 of A-Z a-z 0-9 . _ -)",
-                    )
-                ],
+                checks=[book.firm_id()],
             ),
             "firm_name": text(nullable=False),
             "sector_code": text(
@@ -106,10 +98,6 @@ def build_schema(methodology: Methodology, round_id: str) -> SheetSchema:
             unique_key(KEY),
         ],
     )
-    return SheetSchema(
-        SHEET,
-        schema,
-        book.rules,
-        key=KEY,
-        key_rule=Rule("duplicate_key", "firm {value} appears more than once{also}", "firm_id"),
+    return keyed_sheet(
+        SHEET, schema, book, KEY, "firm {value} appears more than once{also}", "firm_id"
     )

@@ -7,11 +7,11 @@ import pandera.pandas as pa
 from schemas.common import (
     INTEGER,
     NUMBER,
-    Rule,
     RuleBook,
     SheetSchema,
     column,
     fmt,
+    keyed_sheet,
     text,
     unique_key,
 )
@@ -67,14 +67,11 @@ def build_schema(methodology: Methodology, round_id: str) -> SheetSchema:
             unique_key(KEY),
         ],
     )
-    return SheetSchema(
+    return keyed_sheet(
         SHEET,
         schema,
-        book.rules,
-        key=KEY,
-        key_rule=Rule(
-            "duplicate_key",
-            "item {value} of firm {firm_id}, component {component} appears more than once{also}",
-            "item_id",
-        ),
+        book,
+        KEY,
+        "item {value} of firm {firm_id}, component {component} appears more than once{also}",
+        "item_id",
     )

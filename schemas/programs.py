@@ -6,11 +6,10 @@ import pandera.pandas as pa
 
 from schemas.common import (
     DATE,
-    FIRM_ID_PATTERN,
-    Rule,
     RuleBook,
     SheetSchema,
     column,
+    keyed_sheet,
     text,
     unique_key,
 )
@@ -31,14 +30,7 @@ def build_schema(methodology: Methodology, round_id: str) -> SheetSchema:
             "program_name": text(),
             "firm_id": text(
                 nullable=False,
-                checks=[
-                    book.check(
-                        "firm_id_pattern",
-                        lambda series: series.str.fullmatch(FIRM_ID_PATTERN),
-                        "pattern",
-                        "{value} is not a valid firm id (1 to 64 of A-Z a-z 0-9 . _ -)",
-                    )
-                ],
+                checks=[book.firm_id()],
             ),
             "organisation": text(),
             "focus": text(nullable=False),
@@ -60,14 +52,11 @@ def build_schema(methodology: Methodology, round_id: str) -> SheetSchema:
             unique_key(KEY),
         ],
     )
-    return SheetSchema(
+    return keyed_sheet(
         SHEET,
         schema,
-        book.rules,
-        key=KEY,
-        key_rule=Rule(
-            "duplicate_key",
-            "firm {value} is listed more than once in program {program_id}{also}",
-            "firm_id",
-        ),
+        book,
+        KEY,
+        "firm {value} is listed more than once in program {program_id}{also}",
+        "firm_id",
     )

@@ -8,11 +8,11 @@ import pandera.pandas as pa
 
 from schemas.common import (
     NUMBER,
-    Rule,
     RuleBook,
     SheetSchema,
     column,
     fmt,
+    keyed_sheet,
     text,
     unique_key,
     value_codes,
@@ -82,15 +82,12 @@ def build_schema(methodology: Methodology, round_id: str) -> SheetSchema:
             unique_key(KEY),
         ],
     )
-    return SheetSchema(
+    return keyed_sheet(
         SHEET,
         schema,
-        book.rules,
-        key=KEY,
-        key_rule=Rule(
-            "duplicate_key",
-            "{value} of item {item_id} (firm {firm_id}) is scored more than once by rater "
-            "{rater}{also}",
-            "criterion",
-        ),
+        book,
+        KEY,
+        "{value} of item {item_id} (firm {firm_id}) is scored more than once by rater "
+        "{rater}{also}",
+        "criterion",
     )

@@ -6,10 +6,10 @@ import pandera.pandas as pa
 
 from schemas.common import (
     NUMBER,
-    Rule,
     RuleBook,
     SheetSchema,
     column,
+    keyed_sheet,
     scope_checks,
     text,
     unique_key,
@@ -47,12 +47,6 @@ def build_schema(methodology: Methodology, round_id: str) -> SheetSchema:
         },
         checks=[*scope_checks(book), unique_key(KEY)],
     )
-    return SheetSchema(
-        SHEET,
-        schema,
-        book.rules,
-        key=KEY,
-        key_rule=Rule(
-            "duplicate_key", "a beta for {value} is given more than once{also}", "component"
-        ),
+    return keyed_sheet(
+        SHEET, schema, book, KEY, "a beta for {value} is given more than once{also}", "component"
     )

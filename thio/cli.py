@@ -122,8 +122,8 @@ def run_command(
     and one line for the publication. Exit status: 0 published or unchanged, 1 nothing
     published (input rejected, round blocked, or an error), 2 usage error.
     """
+    from thio.contract import check_round_id
     from thio.methodology import load_methodology
-    from thio.runs import check_round_id
 
     try:
         check_round_id(round_id)

@@ -6,9 +6,20 @@ the compute step creates the ``landing`` tables with these DuckDB types.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
+from thio.errors import ThioError
+
 PROVENANCE_COLUMNS = ("_file", "_file_sha256", "_sheet", "_row")
+ROUND_ID_PATTERN = re.compile(r"^\d{4}(Q[1-4])?$")
+
+
+def check_round_id(round_id: str) -> str:
+    """Return ``round_id`` if it is YYYYQn or YYYY; it names folders, so nothing else passes."""
+    if not isinstance(round_id, str) or not ROUND_ID_PATTERN.fullmatch(round_id):
+        raise ThioError(f"round id {round_id!r} is not YYYY or YYYYQn (e.g. 2024Q1 or 2024)")
+    return round_id
 
 
 @dataclass(frozen=True)

@@ -72,10 +72,9 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from thio.contract import PROVENANCE_COLUMNS, SHEETS, Sheet
+from thio.contract import PROVENANCE_COLUMNS, SHEETS, Sheet, check_round_id
 from thio.errors import ThioError
 
-ROUND_ID_RE = re.compile(r"^\d{4}(Q[1-4])?$")
 REQUIRED_SHEETS = tuple(name for name, sheet in SHEETS.items() if sheet.required)
 WORKBOOK_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".ods"}
 CSV_SUFFIXES = {".csv"}
@@ -117,13 +116,6 @@ class _SheetData:
     table: pa.Table  # the contract columns (all of them) as text, plus provenance
     columns_found: list[str]
     unknown_columns: list[str]
-
-
-def check_round_id(round_id: str) -> str:
-    """The round id if it is ``YYYY`` or ``YYYYQn`` (it becomes part of paths), else ThioError."""
-    if not isinstance(round_id, str) or not ROUND_ID_RE.fullmatch(round_id):
-        raise ThioError(f"round id {round_id!r} is not YYYY or YYYYQn (e.g. 2023Q1 or 2023)")
-    return round_id
 
 
 def ingest_inputs(inputs: list[Path], round_id: str, home: Path, work_dir: Path) -> dict[str, Any]:

@@ -2,25 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from thio.contract import check_round_id
 from thio.errors import ThioError
 from thio.methodology import load_methodology
 from thio.runinfo import code_version, new_run_id, package_versions
-
-ROUND_ID_PATTERN = re.compile(r"^\d{4}(Q[1-4])?$")
-
-
-def check_round_id(round_id: str) -> str:
-    """Return ``round_id`` if it is YYYYQn or YYYY; it names folders, so nothing else passes."""
-    if not isinstance(round_id, str) or not ROUND_ID_PATTERN.fullmatch(round_id):
-        raise ThioError(
-            f"round {round_id!r} is not a round id: use YYYYQn (e.g. 2024Q1) or YYYY (e.g. 2024)"
-        )
-    return round_id
 
 
 def quarter_before(moment: datetime) -> str:
