@@ -74,7 +74,6 @@ def _pipeline(home: str, round_id: str, inputs: list[str]) -> dict:
     peak_after["validate"] = peak()
     db_path = work_dir / "compute.duckdb"
     compute = build_compute_db(work_dir / "accepted", methodology, db_path, round_id)
-    compute["db_path"] = str(db_path)
     seconds["compute"], mark = time.perf_counter() - mark, time.perf_counter()
     peak_after["compute"] = peak()
     report = publish_run(run, ingest, validation, compute)

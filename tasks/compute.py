@@ -10,10 +10,9 @@ from thio.warehouse import build_compute_db
 
 @task(name="compute")
 def compute_indicators(run: dict) -> dict:
-    """Build the compute database (landing → staging → intermediate → marts)."""
+    """Build the compute database (landing → staging → intermediate → marts, checks)."""
     work_dir = Path(run["work_dir"])
-    db_path = work_dir / "compute.duckdb"
-    summary = build_compute_db(
-        work_dir / "accepted", run_methodology(run), db_path, run["round_id"]
+    methodology = run_methodology(run)
+    return build_compute_db(
+        work_dir / "accepted", methodology, work_dir / "compute.duckdb", run["round_id"]
     )
-    return {**summary, "db_path": str(db_path)}

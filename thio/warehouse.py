@@ -124,8 +124,8 @@ def build_compute_db(
     when the file is absent; the views read the files, which must stay where they are for as
     long as the database is queried beyond its marts), ``landing.run(round_id)``, the macros,
     and every model of ``warehouse/`` as :func:`materialisations` says. Returns a JSON-able
-    summary: the database path, the round, the models in build order and the row count of
-    every mart.
+    summary: the database path, the round, the models in build order, the row count of
+    every mart and the results of ``warehouse/checks`` (recorded in meta.validation_results).
     """
     db_path = Path(db_path)
     db_path.parent.mkdir(parents=True, exist_ok=True)
@@ -153,10 +153,17 @@ def build_compute_db(
             for name in order
             if name.startswith("marts.")
         }
+        checks = run_checks(con)
         con.execute("checkpoint")
     finally:
         con.close()
-    return {"db_path": str(db_path), "round_id": round_id, "models": order, "marts": marts}
+    return {
+        "db_path": str(db_path),
+        "round_id": round_id,
+        "models": order,
+        "marts": marts,
+        "checks": checks,
+    }
 
 
 def _as_text(columns: list[str], row: tuple) -> dict[str, str | None]:

@@ -19,6 +19,8 @@ from thio.runs import run_methodology, start_run
 from thio.validation import validate_round
 from thio.warehouse import build_compute_db
 
+REPO = Path(__file__).resolve().parents[2]
+
 
 def run_round(
     home: Path, inputs: list[Path], round_id: str = "2023Q1", nudge_tcc: float = 0.0
@@ -32,7 +34,6 @@ def run_round(
     compute = build_compute_db(
         work_dir / "accepted", run_methodology(run), work_dir / "compute.duckdb", round_id
     )
-    compute["db_path"] = str(work_dir / "compute.duckdb")
     if nudge_tcc:
         with duckdb.connect(compute["db_path"]) as con:
             con.execute("update marts.firm_tcc set tcc = tcc + ?", [nudge_tcc])
@@ -177,3 +178,16 @@ def test_last_bit_noise_is_the_same_result_but_a_real_change_is_not(tmp_path, cs
     assert noisy["content_sha256"] == first["content_sha256"]
     changed = run_round(home, [csv_round], nudge_tcc=1e-6)["publication"]
     assert (changed["status"], changed["version"]) == ("published", 2)
+
+
+def test_the_sql_checks_of_the_round_are_recorded(tmp_path, csv_round):
+    home = tmp_path / "home"
+    run_round(home, [csv_round])
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+        checks = con.execute(
+            "select check_name, success, unexpected_count from meta.validation_results "
+            "where suite = 'warehouse' order by check_name"
+        ).fetchall()
+    names = sorted(path.stem for path in (REPO / "warehouse" / "checks").glob("*.sql"))
+    assert [name for name, _, _ in checks] == names
+    assert all(success and count == 0 for _, success, count in checks)

@@ -228,8 +228,8 @@ def compute_round(
     validation = validate_round(work_dir, round_id, methodology)
     assert validation["n_quarantine_records"] == 0, validation["messages"][:5]
     db_path = work_dir / "compute.duckdb"
-    compute = {**build_compute_db(work_dir / "accepted", methodology, db_path, round_id)}
-    report = publish_run(run, ingest, validation, {**compute, "db_path": str(db_path)})
+    compute = build_compute_db(work_dir / "accepted", methodology, db_path, round_id)
+    report = publish_run(run, ingest, validation, compute)
     assert report["publication"]["status"] == "published", report
     return db_path
 
