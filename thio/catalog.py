@@ -188,6 +188,7 @@ MART_TABLES = (
             ("firm_name", "varchar", "Firm name as surveyed."),
             ("sector_name", "varchar", "Sector name as surveyed."),
             ("region_name", "varchar", "Region name as surveyed."),
+            ("survey_date", "date", "Date the firm was surveyed in this round."),
         ),
     ),
     Table(
@@ -289,6 +290,28 @@ MART_TABLES = (
     ),
 )
 
+MART_TABLES = (
+    *MART_TABLES,
+    Table(
+        "marts",
+        "program_firms",
+        "Mentoring programmes (pendampingan) the round's files name: one row per mentored firm.",
+        ("round_id", "version", "program_id", "firm_id"),
+        _cols(
+            *_V,
+            ("program_id", "varchar", "Programme identifier."),
+            ("firm_id", "varchar", "The mentored firm (need not be surveyed in this round)."),
+            ("program_name", "varchar", "Programme name."),
+            ("organisation", "varchar", "Who mentored (intermediary, agency)."),
+            ("focus", "varchar", "Components the programme addressed, e.g. T,H."),
+            ("start_date", "date", "First day of the programme."),
+            ("end_date", "date", "Last day of the programme."),
+        ),
+    ),
+)
+
+_FOCUS = "the mean change of the focus components' contributions"
+
 CROSS_ROUND_TABLES = (
     Table(
         "marts",
@@ -308,6 +331,46 @@ CROSS_ROUND_TABLES = (
             ("d_tcc", "double", "Change in TCC."),
             ("class_from", "varchar", "Class in the earlier round."),
             ("class_to", "varchar", "Class in the later round."),
+        ),
+    ),
+    Table(
+        "marts",
+        "program_effect",
+        "Change of mentored firms vs. not-mentored firms of the same sectors across each "
+        "programme (difference in differences; descriptive, not causal).",
+        ("program_id", "from_round", "to_round"),
+        _cols(
+            ("program_id", "varchar", "Programme identifier."),
+            (
+                "from_round",
+                "varchar",
+                "Last round whose survey dates are all on or before the programme's start.",
+            ),
+            (
+                "to_round",
+                "varchar",
+                "First round whose survey dates are all on or after the programme's end.",
+            ),
+            ("from_version", "integer", "Version of the earlier round used."),
+            ("to_version", "integer", "Version of the later round used."),
+            ("program_name", "varchar", "Programme name (as the latest round lists it)."),
+            ("organisation", "varchar", "Who mentored."),
+            ("focus", "varchar", "Components the programme addressed, e.g. T,H."),
+            ("start_date", "date", "First day of the programme."),
+            ("end_date", "date", "Last day of the programme."),
+            ("n_mentored", "integer", "Mentored firms surveyed in both rounds."),
+            (
+                "n_comparison",
+                "integer",
+                "Firms of the mentored firms' sectors surveyed in both rounds that no "
+                "programme mentored between them.",
+            ),
+            ("d_tcc_mentored", "double", "Mean change in TCC of the mentored firms."),
+            ("d_tcc_comparison", "double", "Mean change in TCC of the comparison firms."),
+            ("did_tcc", "double", "d_tcc_mentored - d_tcc_comparison."),
+            ("d_focus_mentored", "double", f"Mentored firms: {_FOCUS}."),
+            ("d_focus_comparison", "double", f"Comparison firms: {_FOCUS}."),
+            ("did_focus", "double", "d_focus_mentored - d_focus_comparison."),
         ),
     ),
 )

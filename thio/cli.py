@@ -215,8 +215,9 @@ def map_command(home: Path, round_id: str | None, lang: str) -> None:
 )
 @click.option("--verbose", is_flag=True, help="Show Prefect's logs on the console.")
 def demo_command(home: Path, firms: int, lang: str, verbose: bool) -> None:
-    """Generate a sample city survey (3 quarterly rounds), run them, print the map."""
-    from thio.report import technometric_map
+    """Generate a sample city survey (3 quarterly rounds), run them, print the map and the
+    mentoring programmes' effect."""
+    from thio.report import program_effects, technometric_map
     from thio.sample import generate_rounds, write_workbook
 
     try:
@@ -232,6 +233,10 @@ def demo_command(home: Path, firms: int, lang: str, verbose: bool) -> None:
                 click.echo(line)
         click.echo("")
         click.echo(technometric_map(home, round_ids[-1], lang))
+        effects = program_effects(home, lang)
+        if effects:
+            click.echo("")
+            click.echo(effects)
     except ThioError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)

@@ -67,6 +67,9 @@ def _create_tables(con: duckdb.DuckDBPyConnection) -> None:
     for entry in ALL_TABLES:
         columns = ", ".join(f"{name} {kind}" for name, kind, _ in entry.columns)
         con.execute(f"create table if not exists {entry.qualified} ({columns})")
+        # a warehouse published by an earlier release gains the columns added since
+        for name, kind, _ in entry.columns:
+            con.execute(f"alter table {entry.qualified} add column if not exists {name} {kind}")
         con.execute(f"comment on table {entry.qualified} is {_literal(entry.comment)}")
         for name, _, comment in entry.columns:
             con.execute(f"comment on column {entry.qualified}.{name} is {_literal(comment)}")

@@ -19,6 +19,17 @@ LABELS = {
         "tcc": "mean TCC",
         "class": "class",
         "priority": "first priority",
+        "programs_title": "Mentoring programmes: change of mentored firms vs. same-sector firms "
+        "(difference in differences; descriptive)",
+        "program": "programme",
+        "rounds": "rounds",
+        "focus": "focus",
+        "mentored": "mentored",
+        "comparison": "comparison",
+        "d_mentored": "dTCC mentored",
+        "d_comparison": "dTCC comparison",
+        "did": "DiD TCC",
+        "did_focus": "DiD focus",
     },
     "id": {
         "title": "Peta teknometrik, putaran {round_id} (versi {version})",
@@ -28,6 +39,17 @@ LABELS = {
         "tcc": "rata-rata TCC",
         "class": "kelas",
         "priority": "prioritas pertama",
+        "programs_title": "Program pendampingan: perubahan usaha dampingan vs. usaha sesektor "
+        "(selisih dari selisih; deskriptif)",
+        "program": "program",
+        "rounds": "putaran",
+        "focus": "fokus",
+        "mentored": "didampingi",
+        "comparison": "pembanding",
+        "d_mentored": "dTCC dampingan",
+        "d_comparison": "dTCC pembanding",
+        "did": "DiD TCC",
+        "did_focus": "DiD fokus",
     },
 }
 
@@ -83,10 +105,49 @@ def technometric_map(home: Path, round_id: str | None = None, lang: str = "en") 
                 f"{first} ({methodology.component_label(first, lang)})",
             )
         )
-    widths = [max(len(row[index]) for row in table) for index in range(len(header))]
-    lines = [labels["title"].format(round_id=round_id, version=rows[0][2])]
+    return _render(labels["title"].format(round_id=round_id, version=rows[0][2]), table)
+
+
+def _render(title: str, table: list[tuple[str, ...]]) -> str:
+    widths = [max(len(row[index]) for row in table) for index in range(len(table[0]))]
+    lines = [title]
     for number, row in enumerate(table):
         lines.append("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
         if number == 0:
             lines.append("  ".join("-" * width for width in widths))
     return "\n".join(line.rstrip() for line in lines)
+
+
+def _signed(value: float | None) -> str:
+    return "-" if value is None else f"{value:+.3f}"
+
+
+def program_effects(home: Path, lang: str = "en") -> str | None:
+    """The mentoring programmes with a published round before and after them (marts.program_effect),
+    one line each; None when there is none yet."""
+    labels = LABELS[lang]
+    with open_warehouse(home) as con:
+        rows = con.execute(
+            "select program_id, from_round, to_round, focus, n_mentored, n_comparison, "
+            "d_tcc_mentored, d_tcc_comparison, did_tcc, did_focus from latest.program_effect "
+            "order by program_id, from_round, to_round"
+        ).fetchall()
+    if not rows:
+        return None
+    keys = ("program", "rounds", "focus", "mentored", "comparison", "d_mentored", "d_comparison")
+    table = [(*(labels[key] for key in keys), labels["did"], labels["did_focus"])]
+    for program_id, from_round, to_round, focus, n_m, n_c, d_m, d_c, did, did_focus in rows:
+        table.append(
+            (
+                program_id,
+                f"{from_round} -> {to_round}",
+                focus,
+                str(n_m),
+                str(n_c),
+                _signed(d_m),
+                _signed(d_c),
+                _signed(did),
+                _signed(did_focus),
+            )
+        )
+    return _render(labels["programs_title"], table)

@@ -130,6 +130,8 @@ def test_every_published_table_and_column_has_a_comment(tmp_path, csv_round):
         "ahp_matrices",
         "firm_component",
         "firm_tcc",
+        "program_effect",
+        "program_firms",
         "round_change",
         "tcc_by_group",
     ]

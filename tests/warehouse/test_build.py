@@ -19,7 +19,7 @@ from thio.warehouse import (
     run_checks,
 )
 
-MARTS = {"firm_tcc", "firm_component", "tcc_by_group", "ahp_matrices"}
+MARTS = {"firm_tcc", "firm_component", "tcc_by_group", "ahp_matrices", "program_firms"}
 REFERENCE = re.compile(r"\b(staging|intermediate|marts)\.([a-z_][a-z0-9_]*)\b")
 
 
@@ -114,6 +114,7 @@ def test_landing_tables_and_missing_sheets(methodology, tmp_path, kit):
         "ahp_matrices": 0,
         "firm_component": 4,
         "firm_tcc": 1,
+        "program_firms": 0,
         "tcc_by_group": 4,
     }
     with duckdb.connect(str(db_path), read_only=True) as con:
@@ -123,7 +124,7 @@ def test_landing_tables_and_missing_sheets(methodology, tmp_path, kit):
             assert columns == landing_columns(sheet)
         assert con.execute("select count(*) from landing.ahp").fetchone() == (0,)
         assert con.execute("select round_id from landing.run").fetchall() == [("2024Q2",)]
-        for mart in MARTS - {"ahp_matrices"}:
+        for mart in MARTS - {"ahp_matrices", "program_firms"}:
             rounds = con.execute(f"select distinct round_id from marts.{mart}").fetchall()
             assert rounds == [("2024Q2",)]
         (row,) = con.execute("select beta_source, tcc, tcc_class from marts.firm_tcc").fetchall()

@@ -3,11 +3,15 @@
 --   publish step adds the version.
 -- grain: one row per firm
 -- key: round_id, firm_id
--- upstreams: intermediate.int_firms__scored, landing.run
+-- upstreams: intermediate.int_firms__scored, staging.stg_firms, landing.run
 with
 
 firms_scored as (
     select * from intermediate.int_firms__scored
+),
+
+firms as (
+    select * from staging.stg_firms
 ),
 
 run as (
@@ -41,8 +45,11 @@ final as (
         firms_scored.n_items,
         firms_scored.firm_name,
         firms_scored.sector_name,
-        firms_scored.region_name
+        firms_scored.region_name,
+        firms.survey_date
     from firms_scored
+    inner join firms
+        on firms_scored.firm_id = firms.firm_id
     cross join run
 )
 
