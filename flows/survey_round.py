@@ -4,13 +4,14 @@ from prefect import flow
 
 from tasks.compute import compute_indicators
 from tasks.ingest import ingest_files
+from tasks.lineage import record_flow_failure
 from tasks.publish import publish_version
 from tasks.run import open_run
 from tasks.validation import validate_rows
 from thio.rounds import can_compute, can_validate
 
 
-@flow(name="survey-round")
+@flow(name="survey-round", on_failure=[record_flow_failure], on_crashed=[record_flow_failure])
 def survey_round(
     round_id: str | None = None,
     inputs: list[str] | None = None,

@@ -3,6 +3,7 @@
 from prefect import task
 from prefect.runtime import flow_run
 
+from thio.lineage import flow_started
 from thio.runs import start_run
 
 
@@ -12,6 +13,6 @@ def open_run(
 ) -> dict:
     """Check the run's parameters and return its record (ids, paths, versions)."""
     scheduled = flow_run.scheduled_start_time
-    return start_run(
-        round_id, inputs, home, methodology, flow_run.id, flow_run.flow_name, scheduled
-    )
+    run = start_run(round_id, inputs, home, methodology, flow_run.id, flow_run.flow_name, scheduled)
+    flow_started(run)
+    return run

@@ -4,6 +4,7 @@ from pathlib import Path
 
 from prefect import task
 
+from thio.lineage import recorded_step, run_inputs
 from thio.runs import run_methodology
 from thio.validation import validate_round
 
@@ -11,4 +12,8 @@ from thio.validation import validate_round
 @task(name="validate")
 def validate_rows(run: dict) -> dict:
     """Run the pandera models and cross-sheet rules; write accepted rows and quarantine."""
-    return validate_round(Path(run["work_dir"]), run["round_id"], run_methodology(run))
+    with recorded_step(run, "validate") as step:
+        result = validate_round(Path(run["work_dir"]), run["round_id"], run_methodology(run))
+        step["inputs"] = run_inputs(run)
+        step["checks"] = result.get("checks", [])
+    return result
