@@ -244,6 +244,16 @@ def demo_command(home: Path, firms: int, lang: str, verbose: bool) -> None:
         _fail(home, exc)
 
 
+def _add_audit_commands() -> None:
+    from thio.audit_commands import AUDIT_COMMANDS
+
+    for command in AUDIT_COMMANDS:
+        cli.add_command(command)
+
+
+_add_audit_commands()
+
+
 def main() -> None:
     """Entry point of the ``thio`` script."""
     cli(prog_name="thio")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,7 @@ def start_run(
     loaded = load_methodology(methodology)
     run_id = flow_run_id or new_run_id()
     home_path = Path(home).resolve()
+    archive_methodology(home_path, loaded.raw, loaded.sha256)
     work_dir = home_path / "work" / run_id
     work_dir.mkdir(parents=True, exist_ok=True)
     return {
@@ -79,6 +81,23 @@ def start_run(
         "package_versions": package_versions(),
         "status": "running",
     }
+
+
+def methodology_archive(home: Path, sha256: str) -> Path:
+    """Where the methodology file of that sha256 is kept: <home>/methodology/<sha256>.yaml."""
+    return Path(home) / "methodology" / f"{sha256}.yaml"
+
+
+def archive_methodology(home: Path, raw: bytes, sha256: str) -> Path:
+    """Keep the run's methodology bytes by their hash (written once, never changed), so that
+    every publication's method can be read back and re-run (thio verify)."""
+    target = methodology_archive(home, sha256)
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_suffix(f".{os.getpid()}.partial")
+        partial.write_bytes(raw)
+        os.replace(partial, target)
+    return target
 
 
 def run_methodology(run: dict[str, Any]):

@@ -1,0 +1,134 @@
+"""The auditors' commands of the ``thio`` CLI: lineage, trace, verify, diff, retract.
+
+All but ``retract`` only read: they open the published warehouse read-only and never block
+a run or another reader. Exit codes: 0 done (verify: verified), 1 a problem the user can act
+on (verify: not verified), 2 usage error; never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+
+from thio.errors import ThioError
+
+HOME_HELP = "Data home holding warehouse.duckdb (default: $THIO_HOME or ./thio-data)."
+
+
+def _home_option(command: Callable) -> Callable:
+    from thio.cli import DEFAULT_HOME
+
+    return click.option(
+        "--home",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=DEFAULT_HOME,
+        show_default=True,
+        help=HOME_HELP,
+    )(command)
+
+
+def _round_option(command: Callable) -> Callable:
+    return click.option("--round", "round_id", required=True, help="Survey round id.")(command)
+
+
+def _version_option(command: Callable) -> Callable:
+    return click.option(
+        "--version",
+        "version",
+        type=click.IntRange(min=1),
+        help="Version (default: the round's current published version).",
+    )(command)
+
+
+def _run(home: Path, produce: Callable[[], list[str]]) -> None:
+    """Print the lines ``produce`` returns; a ThioError is one line and exit 1."""
+    from thio.cli import _fail
+
+    try:
+        lines = produce()
+    except ThioError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    except Exception as exc:
+        _fail(home, exc)
+    for line in lines:
+        click.echo(line)
+
+
+@click.command("lineage")
+@_home_option
+@_round_option
+@_version_option
+def lineage_command(home: Path, round_id: str, version: int | None) -> None:
+    """Where a publication came from: run, input files (sha256, rows), method, checks, code."""
+    from thio.audit import lineage_lines
+
+    _run(home, lambda: lineage_lines(home, round_id, version))
+
+
+@click.command("trace")
+@_home_option
+@_round_option
+@click.option("--firm", "firm_id", required=True, help="Firm id.")
+@_version_option
+def trace_command(home: Path, round_id: str, firm_id: str, version: int | None) -> None:
+    """Every published number of a firm with the file, sheet and row it came from."""
+    from thio.audit import trace_lines
+
+    _run(home, lambda: trace_lines(home, round_id, firm_id, version))
+
+
+@click.command("verify")
+@_home_option
+@_round_option
+@_version_option
+def verify_command(home: Path, round_id: str, version: int | None) -> None:
+    """Recompute a version from its archived files and method; exit 1 if it differs."""
+    from thio.audit import verify_publication
+
+    outcome: dict[str, bool] = {}
+
+    def produce() -> list[str]:
+        ok, lines = verify_publication(home, round_id, version)
+        outcome["ok"] = ok
+        return lines
+
+    _run(home, produce)
+    if not outcome.get("ok"):
+        sys.exit(1)
+
+
+@click.command("diff")
+@_home_option
+@_round_option
+@click.option("--from", "from_version", type=click.IntRange(min=1), required=True)
+@click.option("--to", "to_version", type=click.IntRange(min=1), required=True)
+def diff_command(home: Path, round_id: str, from_version: int, to_version: int) -> None:
+    """Firms added, removed and changed between two versions of a round."""
+    from thio.audit import diff_lines
+
+    _run(home, lambda: diff_lines(home, round_id, from_version, to_version))
+
+
+@click.command("retract")
+@_home_option
+@_round_option
+@click.option("--version", "version", type=click.IntRange(min=1), required=True)
+@click.option("--reason", required=True, help="Why the version is withdrawn (recorded).")
+def retract_command(home: Path, round_id: str, version: int, reason: str) -> None:
+    """Mark a version retracted; it stays queryable and latest.* falls back."""
+    from thio.retraction import retract_version
+
+    def produce() -> list[str]:
+        result = retract_version(home, round_id, version, reason)
+        current = result["current_version"]
+        now = f"version {current}" if current else "no published version"
+        return [f"round {round_id}: version {version} retracted; latest.* now shows {now}"]
+
+    _run(home, produce)
+
+
+AUDIT_COMMANDS = (lineage_command, trace_command, verify_command, diff_command, retract_command)
