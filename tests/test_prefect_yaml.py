@@ -31,3 +31,17 @@ def test_quarterly_schedule_is_jakarta_cron():
     assert schedule["cron"] == "0 6 1 1,4,7,10 *"
     assert schedule["timezone"] == "Asia/Jakarta"
     assert quarterly["entrypoint"] == "flows/survey_round.py:survey_round"
+
+
+def test_inbox_every_15_minutes_backfill_on_demand_one_run_at_a_time():
+    deployments = {d["name"]: d for d in _deployments()}
+    assert set(deployments) == {
+        "survey-round-quarterly",
+        "survey-round-inbox",
+        "survey-round-backfill",
+    }
+    assert deployments["survey-round-inbox"]["schedules"][0]["interval"] == 900
+    assert "schedules" not in deployments["survey-round-backfill"]
+    for deployment in deployments.values():
+        assert deployment["concurrency_limit"] == 1
+        assert deployment["work_pool"]["name"] == "thio-process"

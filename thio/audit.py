@@ -30,10 +30,18 @@ from thio.report import open_warehouse
 
 SAME_VALUE = 1e-9  # doubles closer than this are the same result (parallel sums differ in ulps)
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._()+-]{0,127}")
 _CONTENT_SHEETS = ("firms", "items", "sota", "ahp", "weights", "programs")
 
 
 # ----------------------------------------------------------------------- publications
+
+
+def publication_inputs(home: Path, round_id: str, version: int | None = None) -> list[dict]:
+    """The input files (meta.input_files rows) of a publication's run."""
+    with open_warehouse(home) as con:
+        publication = find_publication(con, round_id, version)
+        return _input_files(con, publication["run_id"])
 
 
 def find_publication(
@@ -140,44 +148,68 @@ def _when(value: Any) -> str:
 @contextmanager
 def restored_inputs(home: Path, round_id: str, files: list[dict[str, Any]]) -> Iterator[list[Path]]:
     """The archived files of a run, copied into a scratch folder as ingest reads them;
-    yields the input paths (deleted afterwards). A file whose archived bytes no longer have
-    the recorded sha256 is refused: it was changed after the run."""
+    yields the input paths (deleted afterwards)."""
+    with tempfile.TemporaryDirectory(prefix="thio-audit-") as scratch:
+        yield restore_inputs(home, round_id, files, Path(scratch))
+
+
+def _plain_name(name: str) -> str | None:
+    """``name`` when it is a plain file or folder name we may recreate, else None."""
+    return name if _PLAIN_NAME.fullmatch(name) and name not in (".", "..") else None
+
+
+def restore_inputs(
+    home: Path, round_id: str, files: list[dict[str, Any]], target: Path, keep_names: bool = False
+) -> list[Path]:
+    """Copy the archived files of a run into ``target`` as ingest reads them; returns the
+    input paths. A file whose archived bytes no longer have the recorded sha256 is refused:
+    it was changed after the run. ``keep_names`` recreates the original names (a workbook's
+    file name, a CSV file's folder) where they are plain names, so that a re-run reports
+    the files as the first run did; otherwise files are named by their sha256."""
     import hashlib
 
     archive = Path(home) / "raw" / check_round_id(round_id)
-    with tempfile.TemporaryDirectory(prefix="thio-audit-") as scratch:
-        inputs: list[Path] = []
-        for number, row in enumerate(files):
-            if row["status"] != "read":
-                continue
-            sha256 = str(row["sha256"])
-            if not _SHA256.fullmatch(sha256):
-                raise ThioError(f"meta.input_files: {row['file_name']} has no valid sha256")
-            found = sorted(archive.glob(f"{sha256}.*"))
-            if not found:
-                raise ThioError(
-                    f"{row['file_name']}: archived copy raw/{round_id}/{sha256}.* is missing"
-                )
-            source = found[0]
-            digest = hashlib.sha256(source.read_bytes()).hexdigest()
-            if digest != sha256:
-                raise ThioError(
-                    f"{row['file_name']}: archived copy {source.name} was changed after the run "
-                    f"(its sha256 is now {digest})"
-                )
-            sheets = [sheet for sheet in (row["sheets"] or "").split(",") if sheet in SHEETS]
-            if source.suffix == ".csv":
-                if len(sheets) != 1:
-                    raise ThioError(f"{row['file_name']}: archived CSV file without its sheet")
-                folder = Path(scratch) / f"input-{number}"
-                folder.mkdir()
-                target = folder / f"{sheets[0]}.csv"
+    inputs: list[Path] = []
+    for number, row in enumerate(files):
+        if row["status"] != "read":
+            continue
+        sha256 = str(row["sha256"])
+        if not _SHA256.fullmatch(sha256):
+            raise ThioError(f"meta.input_files: {row['file_name']} has no valid sha256")
+        found = sorted(archive.glob(f"{sha256}.*"))
+        if not found:
+            raise ThioError(
+                f"{row['file_name']}: archived copy raw/{round_id}/{sha256}.* is missing"
+            )
+        source = found[0]
+        digest = hashlib.sha256(source.read_bytes()).hexdigest()
+        if digest != sha256:
+            raise ThioError(
+                f"{row['file_name']}: archived copy {source.name} was changed after the run "
+                f"(its sha256 is now {digest})"
+            )
+        parts = str(row["file_name"]).split("/")
+        sheets = [sheet for sheet in (row["sheets"] or "").split(",") if sheet in SHEETS]
+        if source.suffix == ".csv":
+            if len(sheets) != 1:
+                raise ThioError(f"{row['file_name']}: archived CSV file without its sheet")
+            folder_name = _plain_name(parts[0]) if keep_names and len(parts) == 2 else None
+            folder = target / (folder_name or f"input-{number}")
+            if folder not in inputs:
+                folder.mkdir(parents=True, exist_ok=True)
                 inputs.append(folder)
-            else:
-                target = Path(scratch) / f"{sha256}{source.suffix}"
-                inputs.append(target)
-            shutil.copyfile(source, target)
-        yield inputs
+            destination = folder / f"{sheets[0]}.csv"
+        else:
+            name = _plain_name(parts[-1]) if keep_names and len(parts) == 1 else None
+            if name is None or Path(name).suffix.lower() != source.suffix:
+                name = f"{sha256}{source.suffix}"
+            destination = target / name
+            inputs.append(destination)
+        if destination.exists():
+            raise ThioError(f"{row['file_name']}: two archived files restore to one name")
+        target.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, destination)
+    return inputs
 
 
 # ----------------------------------------------------------------------- trace

@@ -281,8 +281,8 @@ def publish_round(
     build_dir.mkdir(parents=True, exist_ok=True)
     published = warehouse_path(home)
     with writer_lock(home):
+        remove_stale_builds(build_dir)
         build = build_dir / f"warehouse-{run['run_id']}.duckdb"
-        build.unlink(missing_ok=True)
         if published.exists():
             shutil.copyfile(published, build)
         con = duckdb.connect(str(build))
@@ -319,7 +319,13 @@ def publish_round(
                             digest,
                             methodology.sha256,
                             run["code_version"],
-                            len({row["file_name"] for row in file_rows if row["sheet"] is None}),
+                            len(
+                                {
+                                    row["file_name"]
+                                    for row in file_rows
+                                    if row["sheet"] is None and row["status"] == "read"
+                                }
+                            ),
                             int(n_firms),
                             reason,
                         ],
@@ -339,6 +345,13 @@ def publish_round(
         con.close()
         _swap_in(build, published, home / PREVIOUS_FILE)
     return result
+
+
+def remove_stale_builds(build_dir: Path) -> None:
+    """Delete build files a killed run left behind (call holding the writer lock: no other
+    writer can be using them)."""
+    for path in build_dir.glob("warehouse-*.duckdb*"):
+        path.unlink(missing_ok=True)
 
 
 def _swap_in(build: Path, published: Path, previous: Path) -> None:

@@ -67,8 +67,11 @@ def _sector_label(sector: str, names: dict[str, str | None]) -> str:
     return f"{sector} {name}" if name else sector
 
 
-def technometric_map(home: Path, round_id: str | None = None, lang: str = "en") -> str:
-    """The per-sector map of a round's current version: firms, mean TCC, class, priority."""
+def map_table(
+    home: Path, round_id: str | None = None, lang: str = "en"
+) -> tuple[str, list[tuple[str, ...]]]:
+    """The per-sector map of a round's current version as (title, rows), the first row the
+    header: sector, firms, mean TCC, class, first priority."""
     labels = LABELS[lang]
     methodology = load_methodology()
     with open_warehouse(home) as con:
@@ -105,7 +108,49 @@ def technometric_map(home: Path, round_id: str | None = None, lang: str = "en") 
                 f"{first} ({methodology.component_label(first, lang)})",
             )
         )
-    return _render(labels["title"].format(round_id=round_id, version=rows[0][2]), table)
+    return labels["title"].format(round_id=round_id, version=rows[0][2]), table
+
+
+def technometric_map(home: Path, round_id: str | None = None, lang: str = "en") -> str:
+    """The per-sector map of a round's current version: firms, mean TCC, class, priority."""
+    return _render(*map_table(home, round_id, lang))
+
+
+def run_summary_markdown(report: dict) -> str:
+    """A run's report as markdown (the Prefect artifact of the run): files with row counts,
+    problems, and the publication."""
+    publication = report["publication"]
+    version = publication["version"] if publication["version"] is not None else "-"
+    lines = [
+        f"# Round {report['round_id']}: {publication['status']}",
+        "",
+        f"Version **{version}**, {publication['n_firms']} firms; run `{report['run_id']}`.",
+        "",
+        "| file | status | rows read | accepted | quarantined |",
+        "|---|---|---:|---:|---:|",
+    ]
+    for row in report["files"]:
+        name = _markdown_cell(row["file_name"])
+        if row["status"] == "rejected":
+            lines.append(f"| {name} | rejected: {_markdown_cell(row['message'])} | | | |")
+        else:
+            lines.append(
+                f"| {name} | {row['status']} | {row['rows_read']} | {row['rows_accepted']} "
+                f"| {row['rows_quarantined']} |"
+            )
+    messages = report.get("messages") or []
+    if messages:
+        lines += ["", "## Problems and warnings", ""]
+        lines += [f"- {_markdown_cell(message)}" for message in messages]
+    return "\n".join(lines) + "\n"
+
+
+def _markdown_cell(text: object) -> str:
+    """Text from an input file inside a markdown table cell: no cell breaks, no markup."""
+    cleaned = " ".join(str(text).split())
+    for character in "\\|`*_[]<>#":
+        cleaned = cleaned.replace(character, f"\\{character}")
+    return cleaned
 
 
 def _render(title: str, table: list[tuple[str, ...]]) -> str:

@@ -24,6 +24,7 @@ from thio.publish import (
     _create_tables,
     _rebuild_cross_round,
     _swap_in,
+    remove_stale_builds,
     warehouse_path,
     writer_lock,
 )
@@ -43,6 +44,7 @@ def retract_version(home: Path, round_id: str, version: int, reason: str) -> dic
     build_dir = home / ".build"
     build_dir.mkdir(parents=True, exist_ok=True)
     with writer_lock(home):
+        remove_stale_builds(build_dir)
         build = build_dir / f"warehouse-retract-{uuid.uuid4().hex}.duckdb"
         shutil.copyfile(published, build)
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,13 +24,16 @@ def quarter_before(moment: datetime) -> str:
 
 
 def resolve_inputs(round_id: str, inputs: list[str] | None, home: str) -> list[str]:
-    """The given inputs, or every file and CSV folder in <home>/inbox/<round_id>/."""
+    """The given inputs, or the round's inbox set: every export already processed from
+    <home>/inbox/<round_id>/ plus those waiting there (thio.inbox)."""
     if inputs:
         return list(inputs)
+    from thio.inbox import round_input_set
+
     inbox = Path(home) / "inbox" / check_round_id(round_id)
     if not inbox.is_dir():
         raise ThioError(f"no inputs given and no inbox folder {inbox}")
-    return [str(path) for path in sorted(inbox.iterdir()) if not path.name.startswith(".")]
+    return round_input_set(Path(home), round_id)
 
 
 def start_run(
@@ -81,6 +85,13 @@ def start_run(
         "package_versions": package_versions(),
         "status": "running",
     }
+
+
+def warehouse_key(home: str | Path) -> str:
+    """A name for the data home (its resolved path, hashed): the key of its Prefect global
+    concurrency limit, so runs writing the same warehouse take turns."""
+    digest = hashlib.sha256(str(Path(home).resolve()).encode()).hexdigest()[:16]
+    return f"thio-warehouse-{digest}"
 
 
 def methodology_archive(home: Path, sha256: str) -> Path:
