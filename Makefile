@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-all lint format bench clean
+.PHONY: install demo test test-all lint format bench clean browser
 
 install: $(STAMP)
 
@@ -31,7 +31,15 @@ format: $(STAMP)
 test: lint
 	$(BIN)/pytest -m "not slow" -q
 
-test-all: lint
+# The slow tests open the audit's Data Docs in headless Chromium: Debian's package, installed
+# when no chromium is on the PATH (THIO_CHROMIUM may name another binary).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 \
+		|| [ -n "$$THIO_CHROMIUM" ] \
+		|| ($(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium)
+
+test-all: lint browser
 	$(BIN)/pytest -q
 
 bench: $(STAMP)

@@ -3,6 +3,7 @@
 from prefect import flow
 
 from tasks.compute import compute_indicators
+from tasks.expectations import audit_staged_round
 from tasks.ingest import ingest_files
 from tasks.lineage import record_flow_failure
 from tasks.publish import publish_version
@@ -17,13 +18,18 @@ def survey_round(
     inputs: list[str] | None = None,
     home: str = "thio-data",
     methodology: str | None = None,
+    mapping: str | None = None,
+    force_warnings: bool = False,
 ) -> dict:
-    """Ingest → validate → compute → publish one round; returns the run's report.
+    """Ingest → validate → compute → audit → publish one round; returns the run's report.
 
     round_id None: the quarter before the scheduled date; inputs None: <home>/inbox/<round>/.
+    mapping: a mapping file (schemas/mappings/) when the inputs are survey-tool exports.
+    force_warnings: publish although warning expectations failed (never a blocking one).
     """
-    run = open_run(round_id, inputs, home, methodology)
-    ingest = ingest_files(run)
+    run = open_run(round_id, inputs, home, methodology, mapping)
+    ingest = ingest_files(run, mapping)
     validation = validate_rows(run) if can_validate(ingest) else None
     compute = compute_indicators(run) if can_compute(validation) else None
-    return publish_version(run, ingest, validation, compute)
+    audit = audit_staged_round(run, validation, compute, force_warnings) if compute else None
+    return publish_version(run, ingest, validation, compute, audit)

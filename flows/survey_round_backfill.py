@@ -11,6 +11,8 @@ def survey_round_backfill(
     round_ids: list[str],
     home: str = "thio-data",
     methodology: str | None = None,
+    mapping: str | None = None,
+    force_warnings: bool = False,
 ) -> list[dict]:
     """Each round again over the inputs of its current version: an unchanged result makes no
     new version, a changed method or code makes version n+1. One line per round."""
@@ -20,9 +22,10 @@ def survey_round_backfill(
         if not restored.is_completed():
             results.append({"round_id": round_id, "status": "failed", "message": restored.message})
             continue
-        inputs = restored.result()
+        inputs = restored.result()["inputs"]
         state = survey_round(
             round_id=round_id, inputs=inputs, home=home, methodology=methodology,
+            mapping=mapping or restored.result()["mapping"], force_warnings=force_warnings,
             return_state=True,
         )  # fmt: skip
         clear_restored(home, inputs)

@@ -10,7 +10,9 @@ from tasks.inbox import file_inbox, plan_inbox
 def survey_round_inbox(
     home: str = "thio-data",
     methodology: str | None = None,
+    mapping: str | None = None,
     settle_seconds: float = 5.0,
+    force_warnings: bool = False,
 ) -> list[str]:
     """Look in <home>/inbox/<round_id>/ folders; run each round that has settled new exports
     over all of its exports; move the new ones to processed/ or rejected/. A round whose run
@@ -18,8 +20,8 @@ def survey_round_inbox(
     lines: list[str] = []
     for plan in plan_inbox(home, settle_seconds):
         state = survey_round(
-            round_id=plan["round_id"], inputs=plan["inputs"], home=home,
-            methodology=methodology, return_state=True,
+            round_id=plan["round_id"], inputs=plan["inputs"], home=home, methodology=methodology,
+            mapping=mapping, force_warnings=force_warnings, return_state=True,
         )  # fmt: skip
         if state.is_completed():
             lines += file_inbox(plan, state.result())

@@ -39,7 +39,12 @@ def build_schema(methodology: Methodology, round_id: str) -> SheetSchema:
             *scope_checks(book),
             book.check(
                 "row_not_col",
-                lambda frame: (frame["row"] != frame["col"]).fillna(True).astype(bool),
+                # compared as text: two categorical columns have categories of their own
+                lambda frame: (
+                    (frame["row"].astype("str") != frame["col"].astype("str"))
+                    .fillna(True)
+                    .astype(bool)
+                ),
                 "row_col",
                 "{value} is the same component as row {row}",
                 column="col",

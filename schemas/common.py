@@ -187,9 +187,14 @@ def _arrow_data(series: pd.Series) -> Any:
 def value_codes(series: pd.Series) -> Codes:
     """(integer codes of the values, -1 for null; the distinct values the codes index).
 
-    Text is coded by Arrow's hash kernel (``dictionary_encode``) on the column's own Arrow
-    data (unless :func:`known_codes` has the codes); other dtypes by ``pd.factorize``.
+    A categorical Series (the validation step's text columns) gives its own codes and
+    categories. Other text is coded by Arrow's hash kernel (``dictionary_encode``) on the
+    column's own Arrow data (unless :func:`known_codes` has the codes); other dtypes by
+    ``pd.factorize``.
     """
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        # the validation step's text: codes and distinct values as they are
+        return np.asarray(series.cat.codes), series.cat.categories.tolist()
     data = _arrow_data(series)
     if data is not None:
         known = _KNOWN_CODES.get(id(data))
@@ -205,7 +210,10 @@ def value_codes(series: pd.Series) -> Codes:
 
 
 def text(nullable: bool = True, checks: list[pa.Check] | None = None) -> pa.Column:
-    return pa.Column(TEXT, nullable=nullable, checks=checks or [])
+    """A text column: the parsers' text (thio.parse), a pandas categorical Series of strings
+    as the validation step builds it (no string per row) or a ``str`` Series. Its storage
+    is not checked (dtype None): the checks look at the values."""
+    return pa.Column(None, nullable=nullable, checks=checks or [])
 
 
 def column(dtype: Any, nullable: bool = True, checks: list[pa.Check] | None = None) -> pa.Column:

@@ -11,14 +11,16 @@ from thio.contract import check_round_id
 
 
 @task(name="restore-inputs")
-def restore_round_inputs(home: str, round_id: str) -> list[str]:
+def restore_round_inputs(home: str, round_id: str) -> dict:
     """The input files of the round's current published version, restored from the archive
     (raw/<round_id>/<sha256>.<ext>, each checked against its sha256) under their original
-    names into a working folder of the home."""
+    names into a working folder of the home, and the archived mapping file they were read
+    with: {"inputs": [...], "mapping": path or None}."""
     round_id = check_round_id(round_id)
     target = Path(home) / "work" / f"backfill-{uuid.uuid4().hex}"
-    files = publication_inputs(Path(home), round_id)
-    return [str(path) for path in restore_inputs(Path(home), round_id, files, target, True)]
+    files, mapping = publication_inputs(Path(home), round_id)
+    inputs = restore_inputs(Path(home), round_id, files, target, True, mapping is not None)
+    return {"inputs": [str(path) for path in inputs], "mapping": str(mapping) if mapping else None}
 
 
 @task(name="clear-restored")

@@ -19,16 +19,26 @@ def _transient(task, task_run, state) -> bool:
 
 
 @task(name="publish", retries=2, retry_delay_seconds=[10, 60], retry_condition_fn=_transient)
-def publish_version(run: dict, ingest: dict, validation: dict | None, compute: dict | None) -> dict:
-    """Record the run and publish its marts atomically (or record why nothing was), holding
-    the home's warehouse slot; the flow run's lineage ends here; the run's summary and the
-    round's map become artifacts keyed by round."""
+def publish_version(
+    run: dict,
+    ingest: dict,
+    validation: dict | None,
+    compute: dict | None,
+    audit: dict | None = None,
+) -> dict:
+    """Record the run and publish its marts atomically when the audit did not block them (or
+    record why nothing was), holding the home's warehouse slot; the flow run's lineage ends
+    here; the run's summary and the round's map become artifacts keyed by round."""
     with warehouse_slot(run["home"]), recorded_step(run, "publish") as step:
-        report = publish_run(run, ingest, validation, compute)
+        report = publish_run(run, ingest, validation, compute, audit)
         step["publication"] = report.get("publication")
         step["inputs"] = run_inputs(run)
         step["outputs"] = published_outputs(run["home"], report.get("publication"))
-    flow_finished(run, ingest, validation, compute, report)
+    # the audit's checks join the compute step's in the flow run's quality assertions
+    audited = compute
+    if audit is not None and compute is not None:
+        audited = {**compute, "checks": [*compute.get("checks", []), *audit["checks"]]}
+    flow_finished(run, ingest, validation, audited, report)
     key = run["round_id"].lower()
     create_markdown_artifact(
         run_summary_markdown(report),

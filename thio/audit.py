@@ -37,11 +37,30 @@ _CONTENT_SHEETS = ("firms", "items", "sota", "ahp", "weights", "programs")
 # ----------------------------------------------------------------------- publications
 
 
-def publication_inputs(home: Path, round_id: str, version: int | None = None) -> list[dict]:
-    """The input files (meta.input_files rows) of a publication's run."""
+def publication_inputs(
+    home: Path, round_id: str, version: int | None = None
+) -> tuple[list[dict], Path | None]:
+    """The input files (meta.input_files rows) of a publication's run, and the archived
+    mapping file it read them with (None for canonical files)."""
     with open_warehouse(home) as con:
         publication = find_publication(con, round_id, version)
-        return _input_files(con, publication["run_id"])
+        files = _input_files(con, publication["run_id"])
+        return files, run_mapping(con, home, publication["run_id"])
+
+
+def run_mapping(con: duckdb.DuckDBPyConnection, home: Path, run_id: str) -> Path | None:
+    """The archived mapping file a run read its exports with (None for canonical files)."""
+    row = con.execute("select parameters from meta.runs where run_id = ?", [run_id]).fetchone()
+    parameters = json.loads(row[0]) if row and row[0] else {}
+    sha256 = parameters.get("mapping_sha256") if isinstance(parameters, dict) else None
+    if not sha256:
+        return None
+    if not _SHA256.fullmatch(str(sha256)):
+        raise ThioError(f"meta.runs: run {run_id} names no valid mapping sha256")
+    path = Path(home) / "mappings" / f"{sha256}.yaml"
+    if not path.exists():
+        raise ThioError(f"the mapping file of run {run_id} (sha256 {sha256}) is not archived")
+    return path
 
 
 def find_publication(
@@ -146,11 +165,13 @@ def _when(value: Any) -> str:
 
 
 @contextmanager
-def restored_inputs(home: Path, round_id: str, files: list[dict[str, Any]]) -> Iterator[list[Path]]:
+def restored_inputs(
+    home: Path, round_id: str, files: list[dict[str, Any]], exports: bool = False
+) -> Iterator[list[Path]]:
     """The archived files of a run, copied into a scratch folder as ingest reads them;
     yields the input paths (deleted afterwards)."""
     with tempfile.TemporaryDirectory(prefix="thio-audit-") as scratch:
-        yield restore_inputs(home, round_id, files, Path(scratch))
+        yield restore_inputs(home, round_id, files, Path(scratch), exports=exports)
 
 
 def _plain_name(name: str) -> str | None:
@@ -159,13 +180,20 @@ def _plain_name(name: str) -> str | None:
 
 
 def restore_inputs(
-    home: Path, round_id: str, files: list[dict[str, Any]], target: Path, keep_names: bool = False
+    home: Path,
+    round_id: str,
+    files: list[dict[str, Any]],
+    target: Path,
+    keep_names: bool = False,
+    exports: bool = False,
 ) -> list[Path]:
     """Copy the archived files of a run into ``target`` as ingest reads them; returns the
     input paths. A file whose archived bytes no longer have the recorded sha256 is refused:
     it was changed after the run. ``keep_names`` recreates the original names (a workbook's
     file name, a CSV file's folder) where they are plain names, so that a re-run reports
-    the files as the first run did; otherwise files are named by their sha256."""
+    the files as the first run did; otherwise files are named by their sha256. ``exports``:
+    the files are survey-tool exports read through a mapping (a CSV file is one export, not
+    a sheet)."""
     import hashlib
 
     archive = Path(home) / "raw" / check_round_id(round_id)
@@ -190,7 +218,7 @@ def restore_inputs(
             )
         parts = str(row["file_name"]).split("/")
         sheets = [sheet for sheet in (row["sheets"] or "").split(",") if sheet in SHEETS]
-        if source.suffix == ".csv":
+        if source.suffix == ".csv" and not exports:
             if len(sheets) != 1:
                 raise ThioError(f"{row['file_name']}: archived CSV file without its sheet")
             folder_name = _plain_name(parts[0]) if keep_names and len(parts) == 2 else None
@@ -235,6 +263,7 @@ def trace_lines(home: Path, round_id: str, firm_id: str, version: int | None = N
             key,
         )
         files = _input_files(con, publication["run_id"])
+        mapping = run_mapping(con, home, publication["run_id"])
         quarantine = _records(
             con,
             "select file_name, sheet, row_number, column_name, value, rule, message "
@@ -293,10 +322,13 @@ def trace_lines(home: Path, round_id: str, firm_id: str, version: int | None = N
         )
     lines.append("  input rows:")
     by_sha = {row["sha256"]: row["file_name"] for row in files}
-    with restored_inputs(home, publication["round_id"], files) as inputs:
+    exports = mapping is not None
+    with restored_inputs(home, publication["round_id"], files, exports) as inputs:
         if inputs:
             with tempfile.TemporaryDirectory(prefix="thio-trace-") as work:
-                ingest = ingest_inputs(inputs, publication["round_id"], Path(work), Path(work))
+                ingest = ingest_inputs(
+                    inputs, publication["round_id"], Path(work), Path(work), mapping
+                )
                 lines += _firm_rows(Path(work), ingest, firm_id, by_sha)
     for row in quarantine:
         lines.append(
@@ -383,6 +415,7 @@ def verify_publication(
     with open_warehouse(home) as con:
         publication = find_publication(con, round_id, version)
         files = _input_files(con, publication["run_id"])
+        mapping = run_mapping(con, home, publication["run_id"])
     label = _label(publication)
     recorded = publication["content_sha256"]
     lines = [f"{label}: recorded content sha256 {recorded}"]
@@ -402,7 +435,9 @@ def verify_publication(
             lines.append(f"methodology {publication['methodology_sha256']} is not archived")
             return False, lines
         try:
-            compute_db = _recompute(home, publication, files, methodology_file, Path(scratch))
+            compute_db = _recompute(
+                home, publication, files, methodology_file, Path(scratch), mapping
+            )
         except ThioError as exc:
             lines.append(f"recomputed          not possible: {exc}")
             return False, lines
@@ -442,7 +477,12 @@ def _copy_version(copy: duckdb.DuckDBPyConnection, home: Path, publication: dict
 
 
 def _recompute(
-    home: Path, publication: dict, files: list[dict], methodology_file: Path, scratch: Path
+    home: Path,
+    publication: dict,
+    files: list[dict],
+    methodology_file: Path,
+    scratch: Path,
+    mapping: Path | None,
 ) -> Path:
     from thio.ingest import ingest_inputs
     from thio.methodology import load_methodology
@@ -452,10 +492,12 @@ def _recompute(
     round_id = publication["round_id"]
     methodology = load_methodology(methodology_file)
     work = scratch / "work"
-    with restored_inputs(home, round_id, files) as inputs:
+    with restored_inputs(home, round_id, files, mapping is not None) as inputs:
         if not inputs:
             raise ThioError("the run that published it read no file")
-        ingest = ingest_inputs(inputs, round_id, scratch / "home", work)
+        ingest = ingest_inputs(
+            inputs, round_id, scratch / "home", work, mapping, limits=methodology.ingest_limits
+        )
     if not ingest["ok"]:
         raise ThioError("the archived files no longer form a round")
     validation = validate_round(work, round_id, methodology)

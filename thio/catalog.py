@@ -43,6 +43,12 @@ _ROW_COUNTS = (
     ("rows_read", "bigint", "Data rows read."),
     ("rows_accepted", "bigint", "Rows accepted into the round."),
     ("rows_quarantined", "bigint", "Rows quarantined (see meta.quarantine)."),
+    (
+        "rows_duplicate",
+        "bigint",
+        "Exact duplicate rows collapsed into an earlier identical row of the round; "
+        "rows_read = rows_accepted + rows_quarantined + rows_duplicate.",
+    ),
 )
 
 _COMPONENT_WORD = {"t": "technoware", "h": "humanware", "i": "infoware", "o": "orgaware"}
@@ -101,6 +107,12 @@ META_TABLES = (
             *_ROW_COUNTS,
             ("status", "varchar", "read or rejected."),
             ("message", "varchar", "Why the file was rejected, else null."),
+            (
+                "notes",
+                "varchar",
+                "What was left aside while reading the file (a hidden sheet, rows a mapping "
+                "filtered out), one line each, else null.",
+            ),
         ),
     ),
     Table(

@@ -41,13 +41,26 @@ def _prepare_prefect(home: Path, verbose: bool) -> None:
 
 
 def run_survey_flow(
-    round_id: str, inputs: list[str], home: Path, methodology: str | None, verbose: bool
+    round_id: str,
+    inputs: list[str],
+    home: Path,
+    methodology: str | None,
+    verbose: bool,
+    mapping: str | None = None,
+    force_warnings: bool = False,
 ) -> dict:
     """Start the survey-round flow on the embedded defaults (ephemeral Prefect API)."""
     _prepare_prefect(home, verbose)
     from flows.survey_round import survey_round
 
-    return survey_round(round_id=round_id, inputs=inputs, home=str(home), methodology=methodology)
+    return survey_round(
+        round_id=round_id,
+        inputs=inputs,
+        home=str(home),
+        methodology=methodology,
+        mapping=mapping,
+        force_warnings=force_warnings,
+    )
 
 
 def _report_lines(report: dict) -> list[str]:
@@ -56,12 +69,17 @@ def _report_lines(report: dict) -> list[str]:
         if row["status"] == "rejected":
             lines.append(f"{row['file_name']}: rejected: {row['message']}")
         else:
+            # exact duplicates collapsed are the rest of rows read (rounds.input_file_rows)
+            twice = row.get("rows_duplicate") or 0
             lines.append(
                 f"{row['file_name']}: {row['rows_read']} rows read, "
                 f"{row['rows_accepted']} accepted, {row['rows_quarantined']} quarantined"
+                + (f", {twice} duplicate" if twice else "")
             )
     for message in report.get("messages", []):
         lines.append(message)
+    if report.get("data_docs"):
+        lines.append(f"audit report (Data Docs): {report['data_docs']}")
     publication = report["publication"]
     version = publication["version"] if publication["version"] is not None else "-"
     lines.append(
@@ -111,10 +129,26 @@ def cli() -> None:
     type=click.Path(exists=True, dir_okay=False),
     help="Methodology file (default: the shipped methodology.yaml).",
 )
+@click.option(
+    "--mapping",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Mapping file: the inputs are survey-tool exports (schemas/mappings/*.yaml).",
+)
+@click.option(
+    "--force-warnings",
+    is_flag=True,
+    help="Publish although warning expectations failed (a blocking one still blocks).",
+)
 @click.option("--verbose", is_flag=True, help="Show Prefect's logs on the console.")
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True, path_type=str))
 def run_command(
-    home: Path, round_id: str, methodology: str | None, verbose: bool, inputs: tuple[str, ...]
+    home: Path,
+    round_id: str,
+    methodology: str | None,
+    mapping: str | None,
+    force_warnings: bool,
+    verbose: bool,
+    inputs: tuple[str, ...],
 ) -> None:
     """Run one survey round: INPUT... are workbooks (.xlsx) or CSV folders of one round.
 
@@ -123,6 +157,7 @@ def run_command(
     published (input rejected, round blocked, or an error), 2 usage error.
     """
     from thio.contract import check_round_id
+    from thio.expectations import check_severities
     from thio.methodology import load_methodology
 
     try:
@@ -130,8 +165,15 @@ def run_command(
     except ThioError as exc:
         raise click.UsageError(str(exc)) from None
     try:
-        load_methodology(methodology)  # a broken file is reported before Prefect starts
-        report = run_survey_flow(round_id, list(inputs), home, methodology, verbose)
+        # a broken file is reported before Prefect starts (its audit checks too)
+        check_severities(load_methodology(methodology))
+        if mapping is not None:
+            from thio.mapping import load_mapping
+
+            mapping = str(load_mapping(mapping).path.resolve())  # likewise
+        report = run_survey_flow(
+            round_id, list(inputs), home, methodology, verbose, mapping, force_warnings
+        )
     except ThioError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
@@ -242,6 +284,89 @@ def demo_command(home: Path, firms: int, lang: str, verbose: bool) -> None:
         sys.exit(1)
     except Exception as exc:
         _fail(home, exc)
+
+
+@cli.command("quarantine")
+@click.option(
+    "--home",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=DEFAULT_HOME,
+    show_default=True,
+    help="Data home holding warehouse.duckdb.",
+)
+@click.option("--round", "round_id", required=True, help="Survey round id: YYYYQn or YYYY.")
+@click.option("--run", "run_id", help="Run id (default: the round's latest run).")
+@click.option(
+    "--xlsx",
+    "xlsx",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the review workbook for the enumerators (one sheet per input sheet).",
+)
+def quarantine_command(home: Path, round_id: str, run_id: str | None, xlsx: Path | None) -> None:
+    """List the rows the round's latest run quarantined, with what is wrong with each.
+
+    --xlsx OUT writes them as a workbook: the original rows with a problem column (and the
+    file and row they came from). Correct the round's workbook(s) and run the round again:
+    the next version includes the fixed firms, and this command then shows only what is
+    still wrong. Exit status: 0 listed (even when nothing is quarantined), 1 error.
+    """
+    from thio.quarantine import (
+        quarantine_lines,
+        review_rows,
+        round_quarantine,
+        write_review_workbook,
+    )
+
+    if xlsx is not None and xlsx.suffix.lower() != ".xlsx":
+        raise click.UsageError(f"{xlsx.name}: the review workbook is a workbook; name it *.xlsx")
+    try:
+        run, records = round_quarantine(home, round_id, run_id)
+        for line in quarantine_lines(run, records):
+            click.echo(line)
+        if xlsx is not None:
+            counts = write_review_workbook(review_rows(home, run, records), xlsx)
+            summary = ", ".join(f"{name} {count}" for name, count in counts.items()) or "empty"
+            click.echo(f"wrote {xlsx} ({summary})")
+    except ThioError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    except Exception as exc:  # never a traceback on the console
+        _fail(home, exc)
+
+
+@cli.group("mapping")
+def mapping_group() -> None:
+    """Mapping files: how a survey tool's export becomes the input contract's sheets."""
+
+
+@mapping_group.command("check")
+@click.argument("mapping_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("export", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def mapping_check_command(mapping_file: Path, export: Path) -> None:
+    """Check MAPPING_FILE against EXPORT: one line per contract column (matched, from which
+    export column, or missing) and the export's columns no mapping reads.
+
+    Exit status: 0 every required column matched, 1 not (or the export is unreadable),
+    2 usage error (including a mapping file that is not valid).
+    """
+    from thio.mapping import MappingError, check_export, load_mapping
+
+    try:
+        loaded = load_mapping(mapping_file)
+    except MappingError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    try:
+        report = check_export(loaded, export)
+    except Exception as exc:  # never a traceback on the console
+        click.echo(
+            f"error: {export.name}: cannot be checked ({type(exc).__name__}: {exc})", err=True
+        )
+        sys.exit(1)
+    click.echo(f"mapping {loaded.name} ({loaded.format}) against {export.name}")
+    for line in report.text_lines():
+        click.echo(line)
+    sys.exit(0 if report.ok else 1)
 
 
 def _add_audit_commands() -> None:

@@ -6,25 +6,46 @@ recursive; hidden files are skipped, files of other types are listed as skipped)
 input file is
 
 1. archived byte-for-byte as ``<home>/raw/<round_id>/<sha256>.<ext>`` (``ext`` from the
-   detected content, never a name from the input; an existing archive copy is kept);
-2. read: the contract sheets are matched case-insensitively (surrounding spaces ignored),
+   detected content, never a name from the input -- a file name is shown in messages with
+   its control characters as ``?`` and never makes a path; an existing archive copy is
+   kept);
+2. checked, if it is a workbook, before any parser opens it (:mod:`thio.containers`): a
+   zip package within the ``ingest_limits`` of the methodology file (uncompressed size,
+   compression ratio, number of parts: a decompression bomb is refused unread) and without
+   a DOCTYPE in any XML part (entity expansion, external entities); an OLE2 file that is
+   an encrypted Office file is refused as password-protected, another one is read as a
+   legacy ``.xls``;
+3. read: the contract sheets are matched case-insensitively (surrounding spaces ignored),
    header names likewise; unknown sheets and columns are ignored and listed in the file's
-   record. In a workbook the header is the first row (of the first ten used rows) holding
-   a column name of the sheet, so a title row above the header is tolerated; in a CSV file
-   it is the first line (UTF-8 with or without BOM, else Windows-1252; the delimiter
-   ``,`` ``;`` tab or ``|`` is the one that splits the header into the most contract
-   names -- ``;`` is what Excel writes where the decimal separator is a comma; quoted
-   line breaks are one cell). Every cell is kept as text: surrounding whitespace stripped,
-   an empty cell null, a date cell ("2023-01-11 00:00:00") as its ISO date, an Excel
-   number as fastexcel renders it (rounded to 9 decimals), an error cell (#DIV/0!) null,
-   TRUE/FALSE as "true"/"false". Rows empty in every
-   contract column are dropped (Excel leaves many); ``_row`` keeps the spreadsheet row
-   number of each data row (header = row 1 of a CSV file);
-3. or rejected as a whole, with one line naming the file, the sheet and what is wrong, when
+   record; a hidden (or very hidden) contract sheet is ignored, with a note in the
+   record's ``notes``. The header is the first row (of the first ten used rows, or lines)
+   holding a column name of the sheet, so a title block above it is tolerated. A CSV file
+   is UTF-16 (by its byte-order mark, or the NUL bytes of every other byte), UTF-8 with or
+   without BOM, else Windows-1252 (UTF-32 is refused, naming it); its delimiter, ``,``
+   ``;`` tab or ``|``, is the one that splits the header into the most contract names --
+   ``;`` is what Excel writes where the decimal separator is a comma; quoted line breaks
+   are one cell; empty rows with another number of separators than the header (Excel
+   leaves them below the data) are dropped, the other rows keeping their line numbers.
+   Every cell is kept as text: surrounding whitespace stripped, an empty cell null, a date
+   cell ("2023-01-11 00:00:00") as its ISO date, an Excel number as fastexcel renders it
+   (rounded to 9 decimals), a formula cell as its cached value, TRUE/FALSE as
+   "true"/"false". A merged range below the header gives its value to every row it
+   covers, in its first column. Cells that cannot be used keep their original text and
+   are marked in the row's ``_problems`` column (``"<column>:<rule>;..."``), for the
+   validation step to quarantine the row: an error value (``error_cell``: ``#DIV/0!``,
+   ``#N/A``, ... -- an error cell of a workbook, or a CSV cell that is exactly such a
+   value, as Excel writes a failed formula into a CSV file) and a formula without a cached
+   value (``no_cached_value``, the text ``=`` and the formula; a workbook written by a
+   library and never calculated). Numbers and dates stay text here: decimal commas,
+   thousands separators and day-first dates are the parsers' rules (:mod:`thio.parse`).
+   Rows empty in every contract column are dropped (Excel leaves many); ``_row`` keeps
+   the spreadsheet row number of each data row (header = row 1 of a CSV file);
+4. or rejected as a whole, with one line naming the file, the sheet and what is wrong, when
    it cannot be read (empty, not a workbook -- detected by content, e.g. a CSV file renamed
-   to ``.xlsx`` --, corrupt, a ragged CSV row, the same bytes as an earlier input) or when a
-   sheet it has lacks a required column (an ``ahp`` or ``weights`` sheet needs at least one
-   of ``firm_id`` / ``panel_id``).
+   to ``.xlsx`` --, corrupt or truncated, over a limit, a DOCTYPE, password-protected, a
+   ragged CSV row, the same bytes as an earlier input, which is recognised by its sha256
+   and read once) or when a sheet it has lacks a required column (an ``ahp`` or
+   ``weights`` sheet needs at least one of ``firm_id`` / ``panel_id``).
 
 Required sheets are judged for the round, not per file: a round may be split over several
 files (one per region or team), so a file may omit any sheet as long as the round as a
@@ -37,7 +58,8 @@ or an input path that does not exist raise :class:`~thio.errors.ThioError`.
 
 Outputs in ``work_dir``: ``raw/<sheet>.parquet`` for all six contract sheets (union over
 the files; every contract column as nullable text, absent ones null; then ``_file``,
-``_file_sha256``, ``_sheet``, ``_row``) and ``ingest.json`` (see :func:`ingest_inputs`).
+``_file_sha256``, ``_sheet``, ``_row``, ``_problems``) and ``ingest.json`` (see
+:func:`ingest_inputs`).
 
 A sheet's rows are written to its parquet file as each input file is read (a file's sheet
 is held in memory only while it is read), uncompressed and without statistics (the file
@@ -72,8 +94,17 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from thio.containers import (
+    FileRejected,
+    SheetScan,
+    check_ole2,
+    check_zip,
+    safe_name,
+    scan_sheet_xml,
+)
 from thio.contract import PROVENANCE_COLUMNS, SHEETS, Sheet, check_round_id
 from thio.errors import ThioError
+from thio.methodology import IngestLimits
 
 REQUIRED_SHEETS = tuple(name for name, sheet in SHEETS.items() if sheet.required)
 WORKBOOK_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".ods"}
@@ -88,10 +119,19 @@ _TEXT_DICTIONARY = pa.dictionary(pa.int32(), pa.string())
 _HASH_CHUNK = 1 << 20
 _HEAD_BYTES = 4096
 _WRITE_BATCH_ROWS = 1 << 16  # rows encoded at a time by the parquet writer
-
-
-class FileRejected(Exception):
-    """An input file that cannot be used as a whole; the message is the one line to show."""
+PROBLEMS_COLUMN = "_problems"  # "<column>:<rule>;..." of a raw row's cells at fault, else null
+# Excel's error values, as a cell shows them and as Excel writes them into a CSV file.
+EXCEL_ERRORS = (
+    "#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A",
+    "#GETTING_DATA", "#SPILL!", "#CALC!", "#FIELD!", "#BLOCKED!", "#UNKNOWN!",
+)  # fmt: skip
+# calamine's names of the error values (fastexcel reports "Error(Div0)")
+_CALAMINE_ERRORS = {"Null": "#NULL!", "Div0": "#DIV/0!", "Value": "#VALUE!", "Ref": "#REF!",
+                    "Name": "#NAME?", "Num": "#NUM!", "NA": "#N/A",
+                    "GettingData": "#GETTING_DATA"}  # fmt: skip
+_CALAMINE_ERROR_RE = re.compile(r"Error\((\w+)\)")
+_LINE_BREAK_RE = re.compile(r"\r\n|\r|\n")
+_DEFAULT_LIMITS = IngestLimits()
 
 
 @dataclass
@@ -109,6 +149,7 @@ class FileRecord:
     unknown_columns: dict[str, list[str]] = field(default_factory=dict)
     status: str = "read"  # read | rejected
     message: str = ""
+    notes: list[str] = field(default_factory=list)  # e.g. rows a mapping's filter left out
 
 
 @dataclass
@@ -118,8 +159,22 @@ class _SheetData:
     unknown_columns: list[str]
 
 
-def ingest_inputs(inputs: list[Path], round_id: str, home: Path, work_dir: Path) -> dict[str, Any]:
+def ingest_inputs(
+    inputs: list[Path],
+    round_id: str,
+    home: Path,
+    work_dir: Path,
+    mapping: Path | None = None,
+    limits: IngestLimits | None = None,
+) -> dict[str, Any]:
     """Archive and read a round's input files; write raw frames and ``ingest.json``.
+
+    ``limits`` are the methodology file's ``ingest_limits`` (its defaults when None).
+
+    With ``mapping`` (a mapping file, :mod:`thio.mapping`) every input file is an export
+    read through it instead of a canonical file; ``ingest.json`` then records the mapping
+    (``"mapping": {"file", "path", "sha256", "format", "archived_as"}``; the mapping kept
+    as ``<home>/mappings/<sha256>.yaml``).
 
     Returns the ``ingest.json`` content::
 
@@ -141,6 +196,11 @@ def ingest_inputs(inputs: list[Path], round_id: str, home: Path, work_dir: Path)
     home = Path(home)
     work_dir = Path(work_dir)
     members, skipped = _expand_inputs([Path(path) for path in inputs])
+    mapped = None
+    if mapping is not None:
+        from thio.mapping import load_mapping
+
+        mapped = load_mapping(mapping)
 
     archive_dir = home / "raw" / round_id
     archive_dir.mkdir(parents=True, exist_ok=True)
@@ -150,7 +210,9 @@ def ingest_inputs(inputs: list[Path], round_id: str, home: Path, work_dir: Path)
     seen: dict[str, str] = {}
     with _RawWriters(raw_dir) as writers:
         for path, display, kind_hint in members:
-            read = _read_one(path, display, kind_hint, archive_dir, home)
+            read = _read_one(
+                path, display, kind_hint, archive_dir, home, (mapped, round_id), limits
+            )
             records.append(_record(read, seen, writers))
     rows_read = writers.rows
     raw_paths = {name: str(path.relative_to(work_dir)) for name, path in writers.paths.items()}
@@ -168,6 +230,8 @@ def ingest_inputs(inputs: list[Path], round_id: str, home: Path, work_dir: Path)
         "missing_sheets": missing,
         "ok": not missing,
     }
+    if mapped is not None:
+        result["mapping"] = {**mapped.record(), "archived_as": mapped.archive(home)}
     (work_dir / "ingest.json").write_text(json.dumps(result, indent=1, ensure_ascii=False))
     pa.default_memory_pool().release_unused()  # hand the freed memory back to the system
     return result
@@ -185,7 +249,7 @@ def _expand_inputs(
     for path in inputs:
         if path.is_dir():
             for child in sorted(path.iterdir(), key=lambda item: item.name):
-                display = f"{path.name}/{child.name}"
+                display = safe_name(f"{path.name}/{child.name}")
                 if child.name.startswith(".") or child.name.startswith("~$"):
                     continue
                 if not child.is_file():
@@ -198,7 +262,7 @@ def _expand_inputs(
                     skipped.append({"path": display, "reason": "neither a CSV file nor a workbook"})
         elif path.is_file():
             kind = "csv" if path.suffix.lower() in CSV_SUFFIXES else "workbook"
-            members.append((path, path.name, kind))
+            members.append((path, safe_name(path.name), kind))
         else:
             raise ThioError(f"input {path}: no such file or folder")
     return members, skipped
@@ -214,8 +278,18 @@ class _FileRead:
     rejection: str  # the one line why the file is rejected, or ""
 
 
-def _read_one(path: Path, display: str, kind_hint: str, archive_dir: Path, home: Path) -> _FileRead:
-    """Archive and read one input file (no judgement yet of it repeating another)."""
+def _read_one(
+    path: Path,
+    display: str,
+    kind_hint: str,
+    archive_dir: Path,
+    home: Path,
+    mapped: tuple[Any, str] = (None, ""),
+    limits: IngestLimits | None = None,
+) -> _FileRead:
+    """Archive and read one input file (no judgement yet of it repeating another);
+    ``mapped`` is (the loaded mapping or None, the round id)."""
+    limits = limits or _DEFAULT_LIMITS
     try:
         with path.open("rb") as handle:
             head = handle.read(_HEAD_BYTES)
@@ -223,14 +297,24 @@ def _read_one(path: Path, display: str, kind_hint: str, archive_dir: Path, home:
     except OSError as exc:
         raise ThioError(f"{display}: cannot be read ({exc.strerror})") from None
     kind = _detect_kind(head, kind_hint)
+    if mapped[0] is not None and kind == "xlsx" and mapped[0].format == "odk_zip":
+        kind = "zip"  # an ODK Central export: a zip of CSV files, archived as .zip
     extension = kind if kind != "unknown" else "bin"
     # the file is hashed and archived in a second thread while it is read
     with ThreadPoolExecutor(max_workers=1) as pool:
         archiving = pool.submit(_hash_and_archive, path, display, archive_dir, extension)
         unknown_sheets: list[str] = []
+        notes: list[str] = []
         rejection = ""
         try:
-            found, unknown_sheets = _read_file(path, display, kind, size, head)
+            if mapped[0] is not None:
+                from thio.mapping import read_for_ingest
+
+                if kind != "csv":
+                    _check_container(path, display, kind, size, head, limits)
+                found, unknown_sheets, notes = read_for_ingest(path, display, *mapped)
+            else:
+                found, unknown_sheets, notes = _read_file(path, display, kind, size, head, limits)
         except FileRejected as exc:
             found, rejection = {}, str(exc)
         sha256, size, archived = archiving.result()
@@ -240,6 +324,7 @@ def _read_one(path: Path, display: str, kind_hint: str, archive_dir: Path, home:
         bytes=size,
         kind=kind,
         archived_as=str(archived.relative_to(home)),
+        notes=notes,
     )
     return _FileRead(record, found, unknown_sheets, rejection)
 
@@ -269,17 +354,31 @@ def _record(read: _FileRead, seen: dict[str, str], writers: _RawWriters) -> File
 
 
 def _read_file(
-    path: Path, display: str, kind: str, size: int, head: bytes
-) -> tuple[dict[str, _SheetData], list[str]]:
-    """The contract sheets of an input file and the names of its other sheets."""
+    path: Path, display: str, kind: str, size: int, head: bytes, limits: IngestLimits
+) -> tuple[dict[str, _SheetData], list[str], list[str]]:
+    """The contract sheets of an input file, the names of its other sheets, and notes."""
     if kind == "csv":
         sheet_name = path.stem.strip()
         sheet = SHEETS.get(sheet_name.lower())
         if sheet is None:
-            return {}, [sheet_name]
-        return {sheet.name: _read_csv(path, display, sheet_name, sheet, size)}, []
-    _check_workbook_content(display, kind, size, head)
+            return {}, [sheet_name], []
+        return {sheet.name: _read_csv(path, display, sheet_name, sheet, size)}, [], []
+    _check_container(path, display, kind, size, head, limits)
     return _read_workbook(path, display, kind)
+
+
+def _check_container(
+    path: Path, display: str, kind: str, size: int, head: bytes, limits: IngestLimits
+) -> None:
+    """Refuse a workbook by its content before any parser opens it (see thio.containers)."""
+    _check_workbook_content(display, kind, size, head)
+    try:
+        if kind == "xls":
+            check_ole2(path, display)
+        else:
+            check_zip(path, display, limits)
+    except OSError as exc:
+        raise FileRejected(f"{display}: cannot be read ({exc.strerror})") from None
 
 
 def _hash_and_archive(
@@ -356,49 +455,205 @@ def _archive(source: Path, target: Path) -> None:
 # ---------------------------------------------------------------- workbooks
 
 
-def _read_workbook(path: Path, display: str, kind: str) -> tuple[dict[str, _SheetData], list[str]]:
+def _read_workbook(
+    path: Path, display: str, kind: str
+) -> tuple[dict[str, _SheetData], list[str], list[str]]:
     import fastexcel
 
     try:
         reader = fastexcel.read_excel(path)
         names = list(reader.sheet_names)
     except Exception as exc:  # fastexcel raises its own error types for every failure
-        raise FileRejected(
-            f"{display}: cannot be read as a workbook (corrupt or not a spreadsheet: "
-            f"{_first_line(exc)})"
-        ) from None
+        raise FileRejected(_unreadable(display, exc)) from None
+    hidden = _hidden_sheets(path)
     matched: dict[str, list[str]] = {}
     unknown: list[str] = []
+    notes: list[str] = []
     for name in names:
         key = name.strip().lower()
-        if key in SHEETS:
+        if name in hidden:
+            if key in SHEETS:
+                notes.append(
+                    f"{display}, sheet {safe_name(name)}: a hidden sheet, ignored "
+                    "(unhide it to have it read)"
+                )
+            else:
+                unknown.append(name)
+        elif key in SHEETS:
             matched.setdefault(key, []).append(name)
         else:
             unknown.append(name)
     found: dict[str, _SheetData] = {}
     for key, originals in matched.items():
         if len(originals) > 1:
-            listed = ", ".join(repr(name) for name in originals)
+            listed = ", ".join(repr(safe_name(name)) for name in originals)
             raise FileRejected(f"{display}: sheets {listed} both name sheet {key}; keep one")
         original = originals[0]
+        where = f"{display}, sheet {safe_name(original)}"
         try:
-            batch = reader.load_sheet(original, header_row=None, dtypes="string", eager=True)
+            table, fixes = _load_grid(reader, path, kind, original)
+        except FileRejected as exc:
+            raise FileRejected(f"{where}: refused: {exc}") from None
         except Exception as exc:
-            raise FileRejected(
-                f"{display}, sheet {original}: cannot be read ({_first_line(exc)})"
-            ) from None
-        table = pa.Table.from_batches([batch]) if batch.num_rows else None
-        if table is None or table.num_columns == 0:
+            raise FileRejected(f"{where}: cannot be read ({_first_line(exc)})") from None
+        if table is None:
             continue  # an empty sheet counts as absent
-        start_row = _first_used_row(path, kind, original)
-        found[key] = _sheet_from_grid(table, display, original, SHEETS[key], start_row)
-    return found, unknown
+        found[key] = _sheet_from_grid(table, display, original, SHEETS[key], fixes)
+    return found, unknown, notes
+
+
+def _unreadable(display: str, exc: BaseException) -> str:
+    reason = _first_line(exc)
+    if "password" in reason.lower() or "encrypt" in reason.lower():
+        return (
+            f"{display}: the workbook is password-protected (encrypted); "
+            "save it without a password and send it again"
+        )
+    return f"{display}: cannot be read as a workbook (corrupt or not a spreadsheet: {reason})"
+
+
+def _hidden_sheets(path: Path) -> set[str]:
+    """Names of the workbook's hidden (and very hidden) sheets; calamine reads only the
+    workbook part for this."""
+    import python_calamine
+
+    try:
+        workbook = python_calamine.CalamineWorkbook.from_path(str(path))
+        try:
+            return {
+                sheet.name
+                for sheet in workbook.sheets_metadata
+                if sheet.visible != python_calamine.SheetVisibleEnum.Visible
+            }
+        finally:
+            workbook.close()
+    except Exception:  # fastexcel opened it; without the metadata every sheet is visible
+        return set()
+
+
+@dataclass
+class _GridFixes:
+    """What the cell reader leaves out of a sheet's grid, in the grid's coordinates.
+
+    ``start`` is the sheet (row, column) of the grid's first cell (0-based); ``cells`` are
+    (grid row, grid column, text, rule) of the cells at fault (an error value, or a
+    formula without a cached value), ``merges`` (grid row, grid column, last grid row) of
+    the merged ranges.
+    """
+
+    start: tuple[int, int] = (0, 0)
+    cells: list[tuple[int, int, str, str]] = field(default_factory=list)
+    merges: list[tuple[int, int, int]] = field(default_factory=list)
+
+
+def _load_grid(reader: Any, path: Path, kind: str, name: str) -> tuple[pa.Table | None, _GridFixes]:
+    """A sheet's used range as text (None when it has no cell) and what the grid misses.
+
+    An ``.xlsx`` sheet is read eagerly; when its grid has a null cell, its XML is scanned
+    (:func:`thio.containers.scan_sheet_xml`, about 0.3 s per 100 MB of XML) for the cells
+    that null stands for. Other formats are read with fastexcel's cell errors and calamine's
+    merged ranges (a second read of the sheet: these formats are small and rare).
+    """
+    if kind == "xlsx":
+        batch = reader.load_sheet(name, header_row=None, dtypes="string", eager=True)
+        table = _grid_table(batch)
+        if table is None:
+            return None, _GridFixes()
+        # an error cell, a formula without a value and a cell a merged range covers all
+        # arrive as null: a grid without a null has none of them, and its XML is not read
+        has_null = any(column.null_count for column in table.columns)
+        scan = scan_sheet_xml(path, name) if has_null else SheetScan()
+        start_row = _first_used_row(path, kind, name)
+        # the column where the grid starts, from calamine (a second read of the sheet), only
+        # when a cell must be placed: not for a merged title row (a range of one row)
+        placed = scan.errors or scan.no_value or any(m[2] > m[0] for m in scan.merges)
+        start = (start_row, _calamine_start(path, name)[1]) if placed else (start_row, 0)
+        return table, _fixes_from_scan(scan, start)
+    sheet = reader.load_sheet(name, header_row=None, dtypes="string")
+    batch, errors = sheet.to_arrow_with_errors()
+    table = _grid_table(batch)
+    if table is None:
+        return None, _GridFixes()
+    fixes = _GridFixes(start=_calamine_start(path, name))
+    for error in errors.errors if errors is not None else []:
+        row, column = error.position
+        match = _CALAMINE_ERROR_RE.search(error.detail)
+        text = _CALAMINE_ERRORS.get(match.group(1), f"#{match.group(1)}") if match else "#ERROR"
+        fixes.cells.append((int(row), int(column), text, "error_cell"))
+    merges = _calamine_merges(path, name)
+    fixes.merges = _grid_merges(merges, fixes.start)
+    return table, fixes
+
+
+def _grid_table(batch: pa.RecordBatch) -> pa.Table | None:
+    table = pa.Table.from_batches([batch]) if batch.num_rows else None
+    if table is None or table.num_columns == 0:
+        return None
+    return table
+
+
+def _fixes_from_scan(scan: SheetScan, start: tuple[int, int]) -> _GridFixes:
+    row0, col0 = start
+    fixes = _GridFixes(start=start)
+    for row, column, text in scan.errors:
+        fixes.cells.append((row - row0, column - col0, text, "error_cell"))
+    for row, column, formula in scan.no_value:
+        fixes.cells.append((row - row0, column - col0, f"={formula}", "no_cached_value"))
+    fixes.merges = _grid_merges(scan.merges, start)
+    return fixes
+
+
+def _grid_merges(
+    merges: list[tuple[int, int, int, int]], start: tuple[int, int]
+) -> list[tuple[int, int, int]]:
+    row0, col0 = start
+    return [(first_row - row0, first_col - col0, last_row - row0)
+            for first_row, first_col, last_row, _ in merges if last_row > first_row]  # fmt: skip
+
+
+def _calamine_start(path: Path, name: str) -> tuple[int, int]:
+    """0-based sheet (row, column) where calamine's (and so fastexcel's) range starts.
+
+    Reads the whole sheet with calamine: only called when a sheet has cells at fault or
+    merged ranges, or is not an .xlsx.
+    """
+    import python_calamine
+
+    try:
+        workbook = python_calamine.CalamineWorkbook.from_path(str(path))
+        try:
+            start = workbook.get_sheet_by_name(name).start
+            return int(start[0]), int(start[1])
+        finally:
+            workbook.close()
+    except Exception:  # fastexcel read it; without the offset, assume the range starts at A1
+        return 0, 0
+
+
+def _calamine_merges(path: Path, name: str) -> list[tuple[int, int, int, int]]:
+    """Merged ranges of a sheet as calamine reports them (0-based, absolute)."""
+    import python_calamine
+
+    try:
+        workbook = python_calamine.CalamineWorkbook.from_path(str(path))
+        try:
+            ranges = workbook.get_sheet_by_name(name).merged_cell_ranges or []
+        finally:
+            workbook.close()
+    except Exception:  # a format without merged ranges (or none known): nothing to fill
+        return []
+    return [(int(a[0]), int(a[1]), int(b[0]), int(b[1])) for a, b in ranges]
 
 
 def _sheet_from_grid(
-    grid: pa.Table, display: str, sheet_name: str, sheet: Sheet, start_row: int
+    grid: pa.Table, display: str, sheet_name: str, sheet: Sheet, fixes: _GridFixes
 ) -> _SheetData:
-    """Find the header in a sheet's used range (all text) and build the sheet's table."""
+    """Find the header in a sheet's used range (all text) and build the sheet's table.
+
+    The cells at fault get their text (the error value, or ``=`` and the formula) and a
+    problem record; a merged range below the header gives its value to every row it covers
+    in its first column (what the reader sees; the other columns it covers stay empty).
+    """
     known = set(sheet.column_names)
     columns = [_as_text(column) for column in grid.columns]
     search = min(HEADER_SEARCH_ROWS, grid.num_rows)
@@ -409,10 +664,45 @@ def _sheet_from_grid(
             header_index = index
             break
     header = [_header_name(column[header_index].as_py()) for column in columns]
+    length = grid.num_rows - header_index - 1
+    problems: dict[int, list[str]] = {}
+    by_column: dict[int, list[tuple[int, str]]] = {}
+    for row, column, text, rule in fixes.cells:
+        if row <= header_index or not 0 <= column < len(columns) or row >= grid.num_rows:
+            continue
+        by_column.setdefault(column, []).append((row, text))
+        if header[column] in known:
+            problems.setdefault(row - header_index - 1, []).append(f"{header[column]}:{rule}")
+    for column, cells in by_column.items():
+        columns[column] = _replace_cells(columns[column], cells)
+    fills: dict[int, np.ndarray] = {}
+    for first_row, column, last_row in fixes.merges:
+        if first_row <= header_index or not 0 <= column < len(columns):
+            continue
+        last_row = min(last_row, grid.num_rows - 1)
+        if column not in fills:
+            fills[column] = np.arange(grid.num_rows, dtype="int64")
+        fills[column][first_row + 1 : last_row + 1] = first_row
+    for column, source in fills.items():
+        columns[column] = columns[column].take(pa.array(source))
     data = [column.slice(header_index + 1) for column in columns]
-    # the used range starts at sheet row start_row + 1 (1-based); the header is in it
-    first_data_row = start_row + 1 + header_index + 1
-    return _build_sheet(display, sheet_name, sheet, header, data, first_data_row, excel=True)
+    # the used range starts at sheet row start + 1 (1-based); the header is in it
+    first_data_row = fixes.start[0] + 1 + header_index + 1
+    return _build_sheet(
+        display, sheet_name, sheet, header, data, first_data_row, excel=True,
+        problems=problems if length > 0 else {},
+    )  # fmt: skip
+
+
+def _replace_cells(column: Any, cells: list[tuple[int, str]]) -> Any:
+    """The column with the text of a few cells replaced (an Arrow take, no loop over rows)."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    source = np.arange(len(column), dtype="int64")
+    rows = np.asarray([row for row, _ in cells], dtype="int64")
+    source[rows] = len(column) + np.arange(len(cells))
+    extra = pa.array([text for _, text in cells], type=column.type)
+    return pa.concat_arrays([column, extra]).take(pa.array(source))
 
 
 def _first_used_row(path: Path, kind: str, sheet_name: str) -> int:
@@ -487,23 +777,52 @@ def _read_csv(path: Path, display: str, sheet_name: str, sheet: Sheet, size: int
         raise FileRejected(f"{display}: a workbook, not CSV text (name it .xlsx)")
     encoding = _text_encoding(head)
     if encoding is None:
-        raise FileRejected(f"{display}: not a text file (neither UTF-8 nor Windows-1252)")
+        raise FileRejected(f"{display}: {_not_text(head)}")
     text = head.decode(encoding, errors="ignore").lstrip("\ufeff")
-    first_line = text.splitlines()[0] if text.splitlines() else ""
-    delimiter = _sniff_delimiter(first_line, set(sheet.column_names))
-    header_cells = next(csv.reader(io.StringIO(first_line), delimiter=delimiter), [])
+    lines = _LINE_BREAK_RE.split(text)[:HEADER_SEARCH_ROWS]
+    known = set(sheet.column_names)
+    # the header: the first line (of the first ten) holding a column name of the sheet, so
+    # that a title block above it is tolerated; else the first line
+    header_index, delimiter = 0, _sniff_delimiter(lines[0] if lines else "", known)
+    for index, line in enumerate(lines):
+        candidate = _sniff_delimiter(line, known)
+        cells = next(csv.reader(io.StringIO(line), delimiter=candidate), [])
+        if any(_header_name(cell) in known for cell in cells):
+            header_index, delimiter = index, candidate
+            break
+    header_line = lines[header_index] if lines else ""
+    header_cells = next(csv.reader(io.StringIO(header_line), delimiter=delimiter), [])
     header = [_header_name(cell) for cell in header_cells]
     if not any(header):
         raise FileRejected(f"{display}, sheet {sheet_name}: the first line has no column names")
     names = [f"c{index}" for index in range(len(header))]
     wanted = [names[index] for index, name in enumerate(header) if name in sheet.column_names]
-    table = _read_csv_table(path, display, names, wanted, delimiter, encoding)
+    table, lines = _read_csv_table(
+        path, display, names, wanted, delimiter, encoding, header_index + 1
+    )
     columns = [table.column(name) if name in wanted else None for name in names]
-    return _build_sheet(display, sheet_name, sheet, header, columns, 2, excel=False)
+    first_data_row = header_index + 2
+    return _build_sheet(
+        display, sheet_name, sheet, header, columns, first_data_row, excel=False, lines=lines
+    )
 
 
 def _text_encoding(head: bytes) -> str | None:
+    """The encoding of a CSV file from its first bytes: UTF-16 (by its byte-order mark,
+    or the NUL bytes of every other byte), UTF-8 (with or without BOM), else Windows-1252;
+    None when it is none of these (e.g. UTF-32, or binary)."""
+    if head.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
+        return None
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
     if b"\x00" in head:
+        sample = head[: len(head) - len(head) % 2]
+        even, odd = sample[0::2].count(0), sample[1::2].count(0)
+        half = len(sample) // 2
+        if odd >= half // 2 and even == 0:
+            return "utf-16-le"
+        if even >= half // 2 and odd == 0:
+            return "utf-16-be"
         return None
     decoder = codecs.getincrementaldecoder("utf-8")()
     try:
@@ -516,6 +835,12 @@ def _text_encoding(head: bytes) -> str | None:
     except UnicodeDecodeError:
         return None
     return "cp1252"
+
+
+def _not_text(head: bytes) -> str:
+    if head.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
+        return "UTF-32 text, which is not read; save the file as CSV UTF-8"
+    return "not a text file (neither UTF-8, UTF-16 nor Windows-1252)"
 
 
 def _sniff_delimiter(first_line: str, known: set[str]) -> str:
@@ -535,11 +860,20 @@ def _read_csv_table(
     wanted: list[str],
     delimiter: str,
     encoding: str,
-) -> pa.Table:
+    skip_rows: int = 1,
+) -> tuple[pa.Table, np.ndarray | None]:
+    """The CSV file's columns (``wanted`` of ``names``) as dictionary-encoded text, and the
+    line numbers of its rows when empty ragged rows were dropped (else None: the rows are
+    the lines after the header)."""
     bad_rows: list[Any] = []
+    blank_rows: list[Any] = []  # ragged rows of nothing but separators and spaces
+    skipped: list[int] = []  # their line numbers
 
     def on_invalid(row: Any) -> str:
-        bad_rows.append(row)
+        if not (row.text or "").strip(f' \t\r\n"{delimiter}'):
+            blank_rows.append(row)
+        else:
+            bad_rows.append(row)
         return "skip"
 
     def read(use_threads: bool, encoding: str, handler: Any = None) -> pa.Table:
@@ -549,7 +883,10 @@ def _read_csv_table(
         return pacsv.read_csv(
             path,
             read_options=pacsv.ReadOptions(
-                column_names=names, skip_rows=1, use_threads=use_threads, encoding=encoding
+                column_names=names,
+                skip_rows=skip_rows,
+                use_threads=use_threads,
+                encoding=encoding,
             ),
             parse_options=pacsv.ParseOptions(
                 delimiter=delimiter,
@@ -570,15 +907,27 @@ def _read_csv_table(
 
     def read_checked(encoding: str) -> pa.Table | None:
         bad_rows.clear()
+        blank_rows.clear()
+        skipped.clear()
         try:
             return read(True, encoding)
         except pa.ArrowInvalid as exc:
             if _is_utf8_error(exc):
                 raise
-            read(False, encoding, on_invalid)  # once more, single-threaded, for the row numbers
-            if not bad_rows:
+            # once more, single-threaded, for the row numbers
+            table = read(False, encoding, on_invalid)
+            if bad_rows:
+                return None
+            if not blank_rows:
                 raise
-            return None
+            # empty rows (often below the data, with another number of separators than the
+            # header) are dropped; the rows after one keep their line numbers
+            unnumbered = [row for row in blank_rows if row.number is None]
+            if unnumbered:
+                bad_rows.append(unnumbered[0])
+                return None
+            skipped.extend(row.number for row in blank_rows)
+            return table
 
     try:
         try:
@@ -598,7 +947,11 @@ def _read_csv_table(
     except (pa.ArrowInvalid, OSError) as exc:
         raise FileRejected(f"{display}: cannot be read as CSV ({_first_line(exc)})") from None
     assert table is not None
-    return table
+    if not skipped:
+        return table, None
+    # one line per row (as the row numbers of a CSV file are counted), the dropped ones out
+    lines = np.arange(skip_rows + 1, skip_rows + 1 + table.num_rows + len(skipped))
+    return table, np.setdiff1d(lines, np.asarray(skipped, dtype="int64"))[: table.num_rows]
 
 
 def _is_utf8_error(exc: BaseException) -> bool:
@@ -617,8 +970,18 @@ def _build_sheet(
     first_data_row: int,
     *,
     excel: bool,
+    problems: dict[int, list[str]] | None = None,
+    lines: np.ndarray | None = None,
 ) -> _SheetData:
-    """Map header names to contract columns, check them, and build the text table."""
+    """Map header names to contract columns, check them, and build the text table.
+
+    ``problems`` maps a data row (0-based) to its cells at fault ("<column>:<rule>"); in a
+    CSV file (``excel`` False) a cell whose whole text is an Excel error value (Excel writes
+    a failed formula so) is one too. They make the ``_problems`` column. ``lines`` are the
+    rows' numbers when they are not ``first_data_row`` onwards (a CSV file whose empty
+    ragged rows were dropped).
+    """
+    problems = dict(problems or {})
     positions: dict[str, int] = {}
     unknown: list[str] = []
     for index, name in enumerate(header):
@@ -648,12 +1011,19 @@ def _build_sheet(
     for name in sheet.column_names:
         if name in positions and data[positions[name]] is not None:
             arrays[name] = _clean(data[positions[name]], excel=excel)
+            if not excel:
+                for row in _error_values(arrays[name]):
+                    problems.setdefault(row, []).append(f"{name}:error_cell")
         else:
             arrays[name] = pa.chunked_array([_null_text(length)])
     table = pa.table(arrays)
-    rows = pa.array(np.arange(first_data_row, first_data_row + length, dtype="int64"))
+    if lines is not None and len(lines) == length:
+        rows = pa.array(np.asarray(lines, dtype="int64"))
+    else:
+        rows = pa.array(np.arange(first_data_row, first_data_row + length, dtype="int64"))
     table = table.append_column("_row", rows)
     table = table.append_column("_sheet", _repeat(sheet_name, length))
+    table = table.append_column(PROBLEMS_COLUMN, _problems_column(problems, length))
     present = [name for name in sheet.column_names if name in positions]
     # a row can only be empty in every contract column if every column has a null
     if present and length and all(table.column(name).null_count for name in present):
@@ -661,6 +1031,32 @@ def _build_sheet(
         if pc.any(all_empty).as_py():
             table = table.filter(pc.invert(all_empty))
     return _SheetData(table=table, columns_found=present, unknown_columns=unknown)
+
+
+def _error_values(column: pa.ChunkedArray) -> np.ndarray:
+    """Rows (0-based) whose text is an Excel error value; looked up in the dictionary."""
+    if column.num_chunks == 0 or len(column) == 0:
+        return np.zeros(0, dtype="int64")
+    dictionary = column.chunk(0).dictionary
+    hits = pc.is_in(dictionary, value_set=pa.array(EXCEL_ERRORS, pa.string()))
+    if not pc.any(hits).as_py():
+        return np.zeros(0, dtype="int64")
+    flags = np.append(hits.to_numpy(zero_copy_only=False), False)
+    codes = np.concatenate(
+        [pc.fill_null(chunk.indices, -1).to_numpy(zero_copy_only=False) for chunk in column.chunks]
+    )
+    return np.flatnonzero(flags[codes])
+
+
+def _problems_column(problems: dict[int, list[str]], length: int) -> pa.DictionaryArray:
+    """The ``_problems`` column: null but for the few rows with cells at fault."""
+    if not problems:
+        return _null_text(length)
+    values = np.full(length, None, dtype=object)
+    for row, found in problems.items():
+        if 0 <= row < length:
+            values[row] = ";".join(dict.fromkeys(found))
+    return pa.array(values, pa.string()).dictionary_encode()
 
 
 def _all_true(masks: list[Any]) -> Any:
@@ -735,6 +1131,7 @@ def _raw_schema(sheet: Sheet) -> pa.Schema:
     fields = [pa.field(name, _TEXT_DICTIONARY) for name in sheet.column_names]
     fields += [pa.field(name, _TEXT_DICTIONARY) for name in PROVENANCE_COLUMNS[:3]]
     fields.append(pa.field("_row", pa.int64()))
+    fields.append(pa.field(PROBLEMS_COLUMN, _TEXT_DICTIONARY))
     return pa.schema(fields)
 
 
@@ -764,6 +1161,8 @@ class _RawWriters:
 
     def _write(self, name: str, table: pa.Table) -> None:
         schema = _raw_schema(SHEETS[name])
+        if PROBLEMS_COLUMN not in table.column_names:  # a mapped export's sheet
+            table = table.append_column(PROBLEMS_COLUMN, _null_text(table.num_rows))
         writer = self._writers.get(name)
         if writer is None:
             writer = self._writers[name] = self._open(name, schema)
@@ -778,7 +1177,7 @@ class _RawWriters:
         return pq.ParquetWriter(
             self.paths[name],
             schema,
-            use_dictionary=schema.names[:-1],  # the text: written as the dictionaries it has
+            use_dictionary=[name for name in schema.names if name != "_row"],  # as they are
             column_encoding={"_row": "DELTA_BINARY_PACKED"},  # consecutive numbers: ~nothing
             compression="none",
             write_statistics=False,

@@ -23,6 +23,32 @@ PRIORITY_RULES = ("lowest_contribution", "highest_intensity", "weighted_gap")
 
 
 @dataclass(frozen=True)
+class IngestLimits:
+    """Limits on an input workbook's zip container, checked before any part is parsed.
+
+    The defaults apply when the methodology file has no ``ingest_limits`` block (or lacks a
+    key of it); the shipped ``methodology.yaml`` sets every one.
+    """
+
+    max_uncompressed_bytes: int = 1 << 30  # all parts together
+    max_compression_ratio: float = 100.0  # uncompressed / compressed size of one part
+    min_ratio_check_bytes: int = 1 << 20  # smaller parts are not judged by their ratio
+    max_zip_members: int = 10_000
+
+
+INGEST_LIMIT_KEYS = tuple(IngestLimits.__dataclass_fields__)
+
+# The audit gate's bounds (methodology.yaml ``expectations.bounds``) when a file leaves one out.
+EXPECTATION_BOUNDS = {
+    "ahp_cr_level": 0.10,
+    "max_inconsistent_ahp_share": 0.25,
+    "max_sector_firm_drop": 0.25,
+    "max_sector_tcc_shift": 0.10,
+}
+SEVERITIES = ("blocking", "warning")
+
+
+@dataclass(frozen=True)
 class Methodology:
     """A loaded methodology file: its parsed settings, path and sha256."""
 
@@ -74,6 +100,30 @@ class Methodology:
     @property
     def quarantine_threshold(self) -> float:
         return float(self.settings["quarantine_threshold"])
+
+    @property
+    def ingest_limits(self) -> IngestLimits:
+        """The ``ingest_limits`` block (defaults for what it leaves out)."""
+        given = self.settings.get("ingest_limits") or {}
+        defaults = IngestLimits()
+        return IngestLimits(
+            **{
+                key: type(getattr(defaults, key))(given.get(key, getattr(defaults, key)))
+                for key in INGEST_LIMIT_KEYS
+            }
+        )
+
+    @property
+    def expectation_bounds(self) -> dict[str, float]:
+        """The audit gate's bounds (``expectations.bounds``; defaults for what it leaves out)."""
+        given = (self.settings.get("expectations") or {}).get("bounds") or {}
+        return {key: float(given.get(key, value)) for key, value in EXPECTATION_BOUNDS.items()}
+
+    @property
+    def expectation_severity(self) -> dict[str, str]:
+        """blocking or warning per audit check ``<suite>.<check>`` (``expectations.severity``);
+        empty when the file has no such block: every check is then blocking."""
+        return dict((self.settings.get("expectations") or {}).get("severity") or {})
 
     def saaty_values(self) -> list[float]:
         """The 17 values of Saaty's scale, 1/9 .. 1/2, 1 .. 9."""
@@ -160,6 +210,33 @@ def _check_settings(name: str, settings: Any) -> None:
         fail("sota_scale.max must be greater than sota_scale.min")
     if 4 not in {int(key) for key in settings["ahp"]["random_index"]}:
         fail("ahp.random_index needs the value for n=4")
+    limits = settings.get("ingest_limits")
+    if limits is not None:
+        if not isinstance(limits, dict):
+            fail("ingest_limits must be a mapping")
+        for key, value in limits.items():
+            if key not in INGEST_LIMIT_KEYS:
+                fail(f"ingest_limits.{key} is not a setting ({', '.join(INGEST_LIMIT_KEYS)})")
+            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+                fail(f"ingest_limits.{key} must be a number greater than 0")
+    _check_expectations(settings.get("expectations"), fail)
+
+
+def _check_expectations(block: Any, fail: Any) -> None:
+    """The ``expectations`` block's shape (its check names are matched with the suites of
+    schemas/expectations/ by thio.expectations.check_severities)."""
+    if block is None:
+        return
+    if not isinstance(block, dict) or set(block) - {"bounds", "severity"}:
+        fail("expectations must be a mapping of bounds and severity")
+    for key, value in (block.get("bounds") or {}).items():
+        if key not in EXPECTATION_BOUNDS:
+            fail(f"expectations.bounds.{key} is not a setting ({', '.join(EXPECTATION_BOUNDS)})")
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            fail(f"expectations.bounds.{key} must be a number of at least 0")
+    for key, value in (block.get("severity") or {}).items():
+        if value not in SEVERITIES:
+            fail(f"expectations.severity.{key} must be blocking or warning (found {value!r})")
 
 
 def methodology_tables(methodology: Methodology) -> dict[str, list[dict[str, Any]]]:

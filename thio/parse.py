@@ -31,13 +31,27 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 # One number: optional sign, digits with at most one decimal separator ("." or the decimal
-# comma ","), optional exponent. No thousands separators: "1,234" is 1.234, "1.234,5" is
-# not a number.
+# comma ","), optional exponent.
 NUMBER_PATTERN = r"^[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)(?:[eE][+-]?\d+)?$"
+# Thousands separators, only where they cannot be read as a decimal separator: groups of
+# three digits separated by dots before a decimal comma ("1.234,5") or two groups or more
+# ("1.234.567"); separated by commas before a decimal point ("1,234.5") or two groups or
+# more ("1,234,567"). A single group ("1.234", "1,234") is a decimal number (1.234), as
+# Excel renders numbers with a point and the contract reads "7,5" as 7.5 -- but in a whole
+# number column (workers, ll, ul), where 1.234 cannot be, "1.234" is one thousand two
+# hundred and thirty-four (Indonesian grouping).
+_DOT_THOUSANDS = r"^[+-]?\d{1,3}(?:(?:\.\d{3}){2,}|(?:\.\d{3})+,\d*)$"
+_COMMA_THOUSANDS = r"^[+-]?\d{1,3}(?:(?:,\d{3}){2,}|(?:,\d{3})+\.\d*)$"
+_DOT_THOUSANDS_INTEGER = r"^[+-]?\d{1,3}(?:\.\d{3})+(?:,\d*)?$"
 _NUMBER_RE = re.compile(NUMBER_PATTERN)
 _FRACTION_RE = re.compile(r"^([0-9.,eE+-]+)\s*/\s*([0-9.,eE+-]+)$")
 _ISO_DATE_RE = re.compile(
     r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?)?$"
+)
+# Day first, as dates are written in Indonesia: 11/01/2023, 11-01-2023, 11.01.2023 (a
+# four-digit year; the same separator twice; a time part is dropped).
+_DAY_FIRST_RE = re.compile(
+    r"^(\d{1,2})([/.-])(\d{1,2})\2(\d{4})(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$"
 )
 # Excel's serial day numbers (1900 date system): day 1 is 1900-01-01, 2958465 is 9999-12-31.
 EXCEL_EPOCH = dt.date(1899, 12, 30)
@@ -59,9 +73,10 @@ _FOCUS_SPLIT_RE = re.compile(r"[,;/+&\s]+")
 class Parsed(NamedTuple):
     """Typed values and the mask of non-empty cells that could not be parsed.
 
-    A text kind (free text, components, focus lists, size classes) also gives ``text``: the
-    values as a dictionary-encoded Arrow array (for free text, the column as it came), for
-    the Arrow work that follows and the accepted frame, with no string per row.
+    A text kind (free text, components, focus lists, size classes) gives its values as a
+    pandas categorical Series (:func:`text_categories`) and also ``text``: the values as a
+    dictionary-encoded Arrow array (for free text, the column as it came), for the Arrow
+    work that follows and the accepted frame -- neither builds a string per row.
     """
 
     values: pd.Series
@@ -115,6 +130,25 @@ def text_series(values: Text) -> pd.Series:
     return values.to_pandas()
 
 
+def text_categories(array: pa.DictionaryArray, index: pd.Index | None = None) -> pd.Series:
+    """A dictionary-encoded text column as a pandas categorical Series: the rows' codes into
+    the distinct values, nothing decoded per row (a value twice in the dictionary is made
+    unique first). The typed frame the pandera schemas validate holds text this way."""
+    codes = pc.fill_null(array.indices, -1).to_numpy(zero_copy_only=False)
+    dictionary = array.dictionary
+    if dictionary.null_count:
+        return text_series(array).set_axis(
+            index if index is not None else pd.RangeIndex(len(codes))
+        )
+    unique = pc.dictionary_encode(dictionary)
+    if len(unique.dictionary) != len(dictionary):
+        codes = np.append(unique.indices.to_numpy(zero_copy_only=False), -1)[codes]
+        dictionary = unique.dictionary
+    categories = pd.Index(dictionary.to_pylist(), dtype="str")
+    values = pd.Categorical.from_codes(codes, categories=categories, validate=False)
+    return pd.Series(values, index=index if index is not None else pd.RangeIndex(len(codes)))
+
+
 def distinct(values: Text) -> tuple[np.ndarray, pa.Array]:
     """(codes, distinct values): integer codes into the distinct values, -1 for an empty cell.
 
@@ -150,9 +184,23 @@ def _map_distinct(
 # ---------------------------------------------------------------- numbers
 
 
-def _numbers(values: Text) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _without_thousands(uniques: pa.Array, integer: bool) -> pa.Array:
+    """The distinct values with their thousands separators removed (see _DOT_THOUSANDS)."""
+    dots = _DOT_THOUSANDS_INTEGER if integer else _DOT_THOUSANDS
+    cleaned = pc.if_else(
+        pc.match_substring_regex(uniques, dots), pc.replace_substring(uniques, ".", ""), uniques
+    )
+    return pc.if_else(
+        pc.match_substring_regex(cleaned, _COMMA_THOUSANDS),
+        pc.replace_substring(cleaned, ",", ""),
+        cleaned,
+    )
+
+
+def _numbers(values: Text, integer: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(float64 values, NaN where empty or invalid; the invalid mask; the present mask)."""
     codes, uniques = distinct(values)
+    uniques = _without_thousands(uniques, integer)
     matches = pc.match_substring_regex(uniques, NUMBER_PATTERN)
     cleaned = pc.replace_substring(uniques, ",", ".")
     numbers = pc.if_else(matches, cleaned, pa.scalar(None, cleaned.type))
@@ -165,14 +213,16 @@ def _numbers(values: Text) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def parse_number(series: Text) -> Parsed:
-    """Decimal numbers: "7.5", "7,5" (decimal comma), "-3", "1e3". Non-finite is invalid."""
+    """Decimal numbers: "7.5", "7,5" (decimal comma), "-3", "1e3", "1.234,5" and "1,234.5"
+    (thousands separators, see ``_DOT_THOUSANDS``; "1.234" is 1.234). Non-finite is invalid."""
     values, invalid, _ = _numbers(series)
     return Parsed(pd.Series(values, index=_index(series), dtype="float64"), invalid)
 
 
 def parse_integer(series: Text) -> Parsed:
-    """Whole numbers: "3", "3.0", "3,0" are 3; "3.5" is not an integer."""
-    values, invalid, present = _numbers(series)
+    """Whole numbers: "3", "3.0", "3,0" are 3; "3.5" is not an integer; "1.234" and
+    "1.234.567" are 1234 and 1234567 (dots grouping thousands, as written in Indonesia)."""
+    values, invalid, present = _numbers(series, integer=True)
     with np.errstate(invalid="ignore"):
         whole = np.isfinite(values) & (np.floor(values) == values)
         whole &= np.abs(values) <= _MAX_SAFE_INTEGER
@@ -191,6 +241,13 @@ def _date_or_none(text: str) -> dt.date | None:
             return dt.date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
         except ValueError:
             return None
+    day_first = _DAY_FIRST_RE.match(text)
+    if day_first:
+        day, _, month, year = day_first.groups()
+        try:
+            return dt.date(int(year), int(month), int(day))
+        except ValueError:
+            return None  # e.g. 01/13/2023, month first: not guessed
     if _NUMBER_RE.match(text):
         serial = float(text.replace(",", "."))
         if 1 <= serial <= EXCEL_SERIAL_MAX:
@@ -208,8 +265,9 @@ def parse_date(series: Text) -> Parsed:
 
     A cell of an Excel date format arrives as "2023-01-11 00:00:00"; a date typed into a
     cell without a date format arrives as its serial day number ("44937" = 2023-01-11,
-    a fraction is the time of day and is dropped). Day-first or month-first text dates
-    ("11/01/2023") are ambiguous and not accepted.
+    a fraction is the time of day and is dropped). A text date is read day first, as
+    written in Indonesia: "11/01/2023" (also with "-" or ".") is 2023-01-11; a month-first
+    date whose "month" is over 12 ("01/13/2023") is invalid, never swapped.
     """
     values, invalid = _map_distinct(
         series, _day_or_none, dtype="datetime64[D]", missing=np.datetime64("NaT")
@@ -240,7 +298,7 @@ def _map_text(
     array = pa.DictionaryArray.from_arrays(
         pa.array(indices, mask=indices < 0), pa.array(results, pa.string())
     )
-    return text_series(array).set_axis(_index(series)), failed[codes], array
+    return text_categories(array, _index(series)), failed[codes], array
 
 
 def parse_component(series: Text, aliases: dict[str, str]) -> Parsed:
@@ -272,7 +330,7 @@ def parse_text(series: Text) -> Parsed:
     array = _arrow(series)
     if not pa.types.is_dictionary(array.type):
         array = pc.dictionary_encode(array.cast(pa.string()))
-    return Parsed(text_series(series), np.zeros(len(series), dtype=bool), array)
+    return Parsed(text_categories(array, _index(series)), np.zeros(len(series), dtype=bool), array)
 
 
 # ---------------------------------------------------------------- Saaty judgments
@@ -340,7 +398,7 @@ TYPE_MESSAGES = {
     "text": "is not text",
     "integer": "is not a whole number",
     "number": "is not a number",
-    "date": "is not a date (use YYYY-MM-DD or an Excel date)",
+    "date": "is not a date (use YYYY-MM-DD, DD/MM/YYYY or an Excel date)",
     "component": "is not a component (T, H, I, O or technoware, humanware, infoware, orgaware)",
     "judgment": "is not a value of Saaty's scale (1/9 .. 1/2, 1 .. 9)",
     "focus": "is not a list of components (e.g. T,H)",

@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
+import pyarrow as pa
 
 from thio.catalog import ALL_TABLES, CROSS_ROUND_TABLES, MART_TABLES, Table, table
 from thio.methodology import Methodology
@@ -33,6 +35,9 @@ PUBLISH_SQL_DIR = Path(__file__).resolve().parent.parent / "warehouse" / "publis
 # Doubles enter the content hash rounded to this many decimals, so that the last-bit noise
 # of parallel floating-point sums never changes a hash (docs/ARCHITECTURE.md).
 HASH_DECIMALS = 10
+# Doubles at least this large (or not finite) enter the hash as DuckDB's text of them
+# instead: round(x * 10^HASH_DECIMALS) must stay within a hugeint. No indicator comes near.
+HASH_MAX_MAGNITUDE = 1e18
 # A re-run whose doubles all lie this close to the current version's is the same result:
 # DuckDB's parallel sums differ in the last bits between runs, and once in a while that
 # noise straddles a rounding step of the hash. The method asks for 1e-6.
@@ -61,73 +66,146 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _create_tables(con: duckdb.DuckDBPyConnection) -> None:
+def _catalog_state(con: duckdb.DuckDBPyConnection) -> tuple[dict, dict]:
+    """What the warehouse holds now: {(schema, relation): comment} of tables and views and
+    {(schema, relation, column): comment} of their columns."""
+    relations = {
+        (schema, name): comment
+        for schema, name, comment in con.execute(
+            "select schema_name, table_name, comment from duckdb_tables() "
+            "where schema_name in ('meta', 'marts') union all "
+            "select schema_name, view_name, comment from duckdb_views() "
+            "where schema_name = 'latest' and not internal"
+        ).fetchall()
+    }
+    columns = {
+        (schema, table, column): comment
+        for schema, table, column, comment in con.execute(
+            "select schema_name, table_name, column_name, comment from duckdb_columns() "
+            "where schema_name in ('meta', 'marts', 'latest')"
+        ).fetchall()
+    }
+    return relations, columns
+
+
+def _comment(con, kind: str, target: str, text: str, now: str | None) -> None:
+    """COMMENT ON only where the comment differs (each statement costs a catalog write)."""
+    if now != text:
+        con.execute(f"comment on {kind} {target} is {_literal(text)}")
+
+
+def _create_tables(con: duckdb.DuckDBPyConnection) -> bool:
+    """Create what the catalog has and the warehouse lacks (schemas, tables, columns added by
+    a later release, comments); returns whether a table or column was added. Touches nothing
+    that is already as the catalog says, so a publication writes no schema it need not."""
+    relations, columns = _catalog_state(con)
+    changed = False
     for schema in sorted({entry.schema for entry in ALL_TABLES}):
         con.execute(f"create schema if not exists {schema}")
     for entry in ALL_TABLES:
-        columns = ", ".join(f"{name} {kind}" for name, kind, _ in entry.columns)
-        con.execute(f"create table if not exists {entry.qualified} ({columns})")
-        # a warehouse published by an earlier release gains the columns added since
+        key = (entry.schema, entry.name)
+        if key not in relations:
+            definition = ", ".join(f"{name} {kind}" for name, kind, _ in entry.columns)
+            con.execute(f"create table {entry.qualified} ({definition})")
+            changed = True
         for name, kind, _ in entry.columns:
-            con.execute(f"alter table {entry.qualified} add column if not exists {name} {kind}")
-        con.execute(f"comment on table {entry.qualified} is {_literal(entry.comment)}")
+            if key in relations and (*key, name) not in columns:
+                # a warehouse published by an earlier release gains the columns added since
+                con.execute(f"alter table {entry.qualified} add column {name} {kind}")
+                changed = True
+        _comment(con, "table", entry.qualified, entry.comment, relations.get(key))
         for name, _, comment in entry.columns:
-            con.execute(f"comment on column {entry.qualified}.{name} is {_literal(comment)}")
+            target = f"{entry.qualified}.{name}"
+            _comment(con, "column", target, comment, columns.get((*key, name)))
+    return changed
 
 
-def _create_latest_views(con: duckdb.DuckDBPyConnection) -> None:
+def _create_latest_views(con: duckdb.DuckDBPyConnection, tables_changed: bool = True) -> None:
+    """The latest.* views (re)made when a table changed or a view is missing."""
+    relations, columns = _catalog_state(con)
     con.execute("create schema if not exists latest")
     current = (
         "select round_id, max(version) as version from meta.publications "
         "where status = 'published' group by round_id"
     )
-    for entry in MART_TABLES:
-        columns = ", ".join(f"mart.{name}" for name in entry.column_names)
-        con.execute(
-            f"create or replace view latest.{entry.name} as select {columns} "
-            f"from {entry.qualified} as mart inner join ({current}) as current_version "
-            "on mart.round_id = current_version.round_id "
-            "and mart.version = current_version.version"
+    for entry in MART_TABLES + CROSS_ROUND_TABLES:
+        if tables_changed or ("latest", entry.name) not in relations:
+            if entry in CROSS_ROUND_TABLES:
+                query = f"select * from {entry.qualified}"
+            else:
+                selected = ", ".join(f"mart.{name}" for name in entry.column_names)
+                query = (
+                    f"select {selected} from {entry.qualified} as mart "
+                    f"inner join ({current}) as current_version "
+                    "on mart.round_id = current_version.round_id "
+                    "and mart.version = current_version.version"
+                )
+            con.execute(f"create or replace view latest.{entry.name} as {query}")
+            relations.pop(("latest", entry.name), None)
+            columns = {
+                key: value for key, value in columns.items() if key[:2] != ("latest", entry.name)
+            }
+        comment = entry.comment
+        if entry in MART_TABLES:
+            comment = f"{comment} Current published version of every round."
+        _comment(
+            con, "view", f"latest.{entry.name}", comment, relations.get(("latest", entry.name))
         )
-        comment = f"{entry.comment} Current published version of every round."
-        _comment_view(con, entry, comment)
-    for entry in CROSS_ROUND_TABLES:
-        con.execute(
-            f"create or replace view latest.{entry.name} as select * from {entry.qualified}"
-        )
-        _comment_view(con, entry, entry.comment)
-
-
-def _comment_view(con: duckdb.DuckDBPyConnection, entry: Table, comment: str) -> None:
-    con.execute(f"comment on view latest.{entry.name} is {_literal(comment)}")
-    for name, _, column_comment in entry.columns:
-        con.execute(f"comment on column latest.{entry.name}.{name} is {_literal(column_comment)}")
+        for name, _, column_comment in entry.columns:
+            now = columns.get(("latest", entry.name, name))
+            _comment(con, "column", f"latest.{entry.name}.{name}", column_comment, now)
 
 
 def _hash_expression(entry: Table, source: str) -> str:
-    """SQL text of one canonical line per row of a mart (our own column names only)."""
-    parts = []
+    """SQL text of one canonical line per row of a mart (our own column names only): the
+    mart's name and every catalog column but ``version``, joined by ``|`` (see
+    docs/ARCHITECTURE.md, "Content hash")."""
+    parts = [f"'{entry.name}'"]
     for name, kind, _ in entry.columns:
         if name == "version":
             continue
         if kind == "double":
-            parts.append(f"coalesce(printf('%.{HASH_DECIMALS}f', {name}), '')")
+            # x rounded to HASH_DECIMALS decimals, written as the integer round(x * 10^d):
+            # the same rounding as a fixed-point text, at a third of printf's cost
+            scaled = f"round({name} * 1e{HASH_DECIMALS})"
+            parts.append(
+                f"coalesce(case when abs({name}) < {HASH_MAX_MAGNITUDE!r} "
+                f"then cast(cast({scaled} as hugeint) as varchar) "
+                f"else cast({name} as varchar) end, '')"
+            )
         else:
             parts.append(f"coalesce(cast({name} as varchar), '')")
-    return f"select '{entry.name}|' || concat_ws('|', {', '.join(parts)}) as line from {source}"
+    return f"select concat_ws('|', {', '.join(parts)}) as line from {source}"
+
+
+def _text_digest(lines: pa.Table) -> str:
+    """sha256 of the text values of a one-column Arrow table, concatenated as they are."""
+    digest = hashlib.sha256()
+    for chunk in lines.column(0).chunks:
+        if not (pa.types.is_string(chunk.type) or pa.types.is_large_string(chunk.type)):
+            chunk = chunk.cast(pa.large_string())
+        if len(chunk) == 0:
+            continue
+        _, offsets, data = chunk.buffers()
+        width = 8 if pa.types.is_large_string(chunk.type) else 4
+        bounds = np.frombuffer(
+            offsets, dtype=f"<i{width}", count=len(chunk) + 1, offset=chunk.offset * width
+        )
+        digest.update(memoryview(data)[int(bounds[0]) : int(bounds[-1])])
+    return digest.hexdigest()
 
 
 def content_sha256(con: duckdb.DuckDBPyConnection, schema: str) -> str:
-    """sha256 of the marts in ``schema``: per mart, the sha256 of its canonical lines (one
-    per row, sorted, joined by newlines); then the sha256 of "name:digest" lines in catalog
-    order. Marts are hashed on parallel cursors (DuckDB runs them without the GIL)."""
+    """sha256 of the marts in ``schema`` (docs/ARCHITECTURE.md, "Content hash"): per mart,
+    the sha256 of its canonical lines (one per row, sorted bytewise, each ended by a
+    newline); then the sha256 of the "name:digest" lines of the marts in catalog order.
+    Marts are hashed on parallel cursors (DuckDB sorts them without the GIL; hashlib
+    hashes a large buffer without it too)."""
 
     def mart_digest(entry: Table) -> str:
         lines = _hash_expression(entry, f"{schema}.{entry.name}")
-        query = (
-            f"select sha256(coalesce(string_agg(line, chr(10) order by line), '')) from ({lines})"
-        )
-        return con.cursor().execute(query).fetchone()[0]
+        query = f"select line || chr(10) as ended from ({lines}) order by line"
+        return _text_digest(con.cursor().sql(query).to_arrow_table())
 
     with ThreadPoolExecutor(max_workers=len(MART_TABLES)) as pool:
         digests = list(pool.map(mart_digest, MART_TABLES))
@@ -287,10 +365,10 @@ def publish_round(
             shutil.copyfile(published, build)
         con = duckdb.connect(str(build))
         try:
-            _create_tables(con)
             result = {"round_id": round_id, "version": None, "status": run["status"]}
             result.update(n_firms=0, content_sha256=None)
             con.execute("begin transaction")
+            tables_changed = _create_tables(con)
             if compute_db is not None and run["status"] not in ("blocked", "rejected"):
                 con.execute("attach ? as compute (read_only)", [str(compute_db)])
                 digest = content_sha256(con, "compute.marts")
@@ -335,8 +413,8 @@ def publish_round(
             run = {**run, "status": result["status"], "finished_at": datetime.now(UTC)}
             _insert_meta(con, run, file_rows, quarantine_path)
             _insert_validation_results(con, run, validation_results or [])
+            _create_latest_views(con, tables_changed)
             con.execute("commit")
-            _create_latest_views(con)
             con.execute("checkpoint")
         except BaseException:
             con.close()

@@ -49,8 +49,8 @@ def retract_version(home: Path, round_id: str, version: int, reason: str) -> dic
         shutil.copyfile(published, build)
         try:
             with duckdb.connect(str(build)) as con:
-                _create_tables(con)
                 con.execute("begin transaction")
+                tables_changed = _create_tables(con)
                 row = con.execute(
                     "select status from meta.publications where round_id = ? and version = ?",
                     [round_id, version],
@@ -70,8 +70,8 @@ def retract_version(home: Path, round_id: str, version: int, reason: str) -> dic
                     "and status = 'published'",
                     [round_id],
                 ).fetchone()[0]
+                _create_latest_views(con, tables_changed)
                 con.execute("commit")
-                _create_latest_views(con)
                 con.execute("checkpoint")
         except BaseException:
             build.unlink(missing_ok=True)

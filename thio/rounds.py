@@ -16,6 +16,8 @@ from thio.runs import run_methodology
 CASCADE_RULES = ("firm_excluded", "item_excluded")
 # Problems printed on the console; all of them are in meta.quarantine.
 CONSOLE_MESSAGES = 20
+# Exact duplicate rows listed on the console; all are counted in meta.input_sheets.
+CONSOLE_DUPLICATES = 5
 
 
 def can_validate(ingest: dict[str, Any]) -> bool:
@@ -24,14 +26,19 @@ def can_validate(ingest: dict[str, Any]) -> bool:
 
 
 def can_compute(validation: dict[str, Any] | None) -> bool:
-    """Whether the validated round may be computed (not blocked by its quarantine share)."""
+    """Whether the validated round may be computed (validation accepted a firm)."""
     return validation is not None and not validation["blocked"]
 
 
 def input_file_rows(
     run: dict[str, Any], ingest: dict[str, Any], validation: dict[str, Any] | None
 ) -> list[dict[str, Any]]:
-    """meta.input_files rows (sheet None) and meta.input_sheets rows (one per sheet read)."""
+    """meta.input_files rows (sheet None) and meta.input_sheets rows (one per sheet read).
+
+    For every row rows_read = rows_accepted + rows_quarantined + rows_duplicate (exact
+    duplicates collapsed by validation); a rejected file counts its rows read as 0, a file
+    of a round that was not validated counts all its rows as quarantined (held back).
+    """
     per_sheet: dict[tuple[str, str], dict[str, Any]] = {}
     if validation is not None:
         for row in validation["files"]:
@@ -47,14 +54,16 @@ def input_file_rows(
             "sheets": ",".join(record["sheets"]),
             "status": record["status"],
             "message": record["message"] or None,
+            "notes": "\n".join(record.get("notes", [])) or None,
         }
         counted = [per_sheet.get((record["file_name"], sheet)) for sheet in record["sheets"]]
         known = [count for count in counted if count is not None]
         rows_read = sum(record["rows_read"].values())
         accepted = sum(count["rows_accepted"] for count in known) if known else None
         quarantined = sum(count["rows_quarantined"] for count in known) if known else None
+        duplicate = sum(count.get("rows_duplicate", 0) for count in known)
         if record["status"] == "rejected":
-            accepted, quarantined = 0, 0
+            accepted, quarantined, duplicate = 0, 0, 0
         elif not known:
             # not validated (the round was rejected as a whole): every row is held back
             accepted, quarantined = 0, rows_read
@@ -65,6 +74,7 @@ def input_file_rows(
                 "rows_read": rows_read,
                 "rows_accepted": accepted,
                 "rows_quarantined": quarantined,
+                "rows_duplicate": duplicate,
             }
         )
         for sheet, count in zip(record["sheets"], counted, strict=True):
@@ -76,13 +86,15 @@ def input_file_rows(
                     "rows_read": read,
                     "rows_accepted": count["rows_accepted"] if count else 0,
                     "rows_quarantined": count["rows_quarantined"] if count else read,
+                    "rows_duplicate": count.get("rows_duplicate", 0) if count else 0,
                 }
             )
     return rows
 
 
 def run_status(ingest: dict[str, Any], validation: dict[str, Any] | None) -> str:
-    """rejected (nothing usable was read), blocked (quarantine share) or computed."""
+    """rejected (nothing usable was read), blocked (no firm accepted) or computed; the audit
+    may still block a computed round (:func:`publish_run`)."""
     if not can_validate(ingest):
         return "rejected"
     if not can_compute(validation):
@@ -109,14 +121,35 @@ def console_messages(quarantine_path: Path, limit: int = CONSOLE_MESSAGES) -> li
 def _messages(
     ingest: dict[str, Any], validation: dict[str, Any] | None, work_dir: Path
 ) -> list[str]:
-    messages = []
+    messages = [note for record in ingest["files"] for note in record.get("notes", [])]
     if not can_validate(ingest):
         missing = ", ".join(ingest.get("missing_sheets", []))
         messages.append(f"round rejected: no readable input has the required sheet {missing}")
     if validation is not None:
         messages.extend(console_messages(work_dir / "quarantine.parquet"))
+        duplicates = validation.get("duplicates", [])
+        messages.extend(duplicates[:CONSOLE_DUPLICATES])
+        more = validation.get("n_duplicate_rows", 0) - min(len(duplicates), CONSOLE_DUPLICATES)
+        if more > 0:
+            messages.append(f"... and {more} more exact duplicate rows collapsed")
         if validation["blocked"]:
             messages.append(f"round blocked: {validation['blocked_reason']}")
+    return messages
+
+
+def audit_messages(audit: dict[str, Any] | None) -> list[str]:
+    """The audit's lines for the console: each failed expectation with what was observed."""
+    if audit is None:
+        return []
+    messages = [
+        f"round blocked: expectation {failure} (blocking)" for failure in audit["failed_blocking"]
+    ]
+    messages += [f"warning: expectation {failure}" for failure in audit["failed_warnings"]]
+    if audit["held"]:
+        messages.append(
+            "round held: warning expectations failed; run it again with --force-warnings to "
+            "publish it anyway"
+        )
     return messages
 
 
@@ -125,14 +158,25 @@ def publish_run(
     ingest: dict[str, Any],
     validation: dict[str, Any] | None,
     compute: dict[str, Any] | None,
+    audit: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Record the run in the warehouse and publish its version; returns the run's report."""
+    """Record the run in the warehouse and publish its version; returns the run's report.
+
+    ``audit`` is the audit step's verdict (:func:`thio.expectations.audit_round`): a blocked
+    audit publishes nothing (status "blocked"), its checks are recorded either way, and its
+    Data Docs folder is moved to ``<home>/reports/<round>/v<version>`` (or ``run-<run_id>``).
+    The flow always audits; None publishes without the expectation gate (tests and
+    benchmarks of this step alone).
+    """
     methodology = run_methodology(run)
     status = run_status(ingest, validation)
+    if status == "computed" and audit is not None and audit["blocked"]:
+        status = "blocked"
     work_dir = Path(run["work_dir"])
     files = input_file_rows(run, ingest, validation)
     checks = list(validation.get("checks", [])) if validation else []
     checks += list(compute.get("checks", [])) if compute else []
+    checks += list(audit["checks"]) if audit else []
     publication = publish_round(
         Path(run["home"]),
         {**run, "status": status},
@@ -142,10 +186,15 @@ def publish_run(
         Path(compute["db_path"]) if compute and status == "computed" else None,
         checks,
     )
-    return {
+    report = {
         "run_id": run["run_id"],
         "round_id": run["round_id"],
         "files": [row for row in files if row["sheet"] is None],
-        "messages": _messages(ingest, validation, work_dir),
+        "messages": _messages(ingest, validation, work_dir) + audit_messages(audit),
         "publication": publication,
     }
+    if audit is not None:
+        from thio.expectations import place_data_docs
+
+        report["data_docs"] = place_data_docs(audit, Path(run["home"]), publication)
+    return report

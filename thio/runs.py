@@ -44,6 +44,7 @@ def start_run(
     flow_run_id: str | None = None,
     flow_name: str | None = None,
     scheduled: datetime | None = None,
+    mapping: str | None = None,
 ) -> dict[str, Any]:
     """Check a run's parameters and create its working folder; returns the run record.
 
@@ -58,6 +59,13 @@ def start_run(
         if not Path(name).exists():
             raise ThioError(f"{name}: no such file or folder")
     loaded = load_methodology(methodology)
+    mapping_sha256 = None
+    if mapping is not None:
+        try:
+            mapping_sha256 = hashlib.sha256(Path(mapping).read_bytes()).hexdigest()
+        except OSError as exc:
+            name = Path(mapping).name
+            raise ThioError(f"mapping file {name}: cannot be read ({exc.strerror})") from None
     run_id = flow_run_id or new_run_id()
     home_path = Path(home).resolve()
     archive_methodology(home_path, loaded.raw, loaded.sha256)
@@ -80,6 +88,8 @@ def start_run(
             "scheduled": scheduled.isoformat() if scheduled else None,
             "home": str(home),
             "methodology": methodology,
+            "mapping": mapping,
+            "mapping_sha256": mapping_sha256,
         },
         "code_version": code_version(),
         "package_versions": package_versions(),

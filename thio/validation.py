@@ -32,22 +32,38 @@ Each rule is checked in one place:
      ``weights_sum`` (four betas not summing to 1 within ``given_weights_tolerance``): all
      the scope's rows.
 
+Before any rule, two things ingest found are settled:
+
+* an exact duplicate row -- the same text in every contract column as an earlier row of
+  the sheet, in the same or another file of the round (e.g. a firm's rows sent in two
+  regional files) -- is collapsed into the first: it is neither accepted nor quarantined
+  but counted as ``rows_duplicate`` of its file and sheet, so that for every file and sheet
+  rows_read = rows_accepted + rows_quarantined + rows_duplicate. Rows that share a key but
+  differ in a cell are not duplicates: the key rule quarantines each of them, naming the
+  other places (a firm with conflicting attributes in two files);
+* a cell ingest marked (``_problems``): an Excel error value (``error_cell``, e.g. #DIV/0!)
+  or a formula without a cached value (``no_cached_value``) quarantines its row, the
+  record naming the cell, and no type rule is reported again for that cell.
+
 The AHP consistency ratio is not a validation rule: an inconsistent respondent's
 judgments are accepted and handled by the compute step.
 
 The round's quarantine share is the share of firms with a quarantined row (in firms,
 items, sota, firm-scope ahp or weights) or excluded, among the firm ids read (the firms
-sheet's, plus the unknown firm ids other sheets name); the round is blocked when it is
-above ``quarantine_threshold``, or when no firm is accepted. Panel-scope ahp/weights and
-programs rows do not belong to a firm of the round and do not count in the share.
+sheet's, plus the unknown firm ids other sheets name); it is reported here and judged by
+the audit gate against ``quarantine_threshold`` (:mod:`thio.expectations`, check
+``round.quarantine_share``). Validation blocks the round only when no firm is accepted
+(nothing to compute). Panel-scope ahp/weights and programs rows do not belong to a firm of
+the round and do not count in the share.
 
 How the work is done (a round has millions of sota rows): the raw frames are read as Arrow
 with their text dictionary-encoded, as parquet stores it, and parsed once per distinct value
-(:mod:`thio.parse`). pandera validates each sheet's typed pandas frame (text as pandas'
-``str``); the text columns' codes, which the key and criterion checks need, are their
-dictionaries' indices (:func:`schemas.common.known_codes`), so no column is hashed twice.
-The cross-sheet rules work on integer codes, and the accepted frames are written from the
-dictionary-encoded columns; no string per row is built outside the frame pandera sees.
+(:mod:`thio.parse`). pandera validates each sheet's typed pandas frame, whose text columns
+are categorical: the codes and distinct values of the dictionary-encoded columns
+(:func:`thio.parse.text_categories`), which the key and criterion checks use as they are
+(:func:`schemas.common.value_codes`), so no text is decoded per row nor hashed twice. The
+cross-sheet rules work on integer codes, and the accepted frames are written from the
+dictionary-encoded columns; no string per row is built.
 The biggest sheet is read and parsed in a second thread while the others are validated, and
 the accepted frames are written in a second thread while the remaining rules run.
 """
@@ -58,7 +74,6 @@ import json
 import string
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -74,10 +89,10 @@ from schemas import items as items_schema
 from schemas import programs as programs_schema
 from schemas import sota as sota_schema
 from schemas import weights as weights_schema
-from schemas.common import SheetSchema, fmt, known_codes, run_schema
+from schemas.common import SheetSchema, fmt, run_schema
 from thio.contract import PROVENANCE_COLUMNS, SHEETS, Column, Sheet, landing_columns
 from thio.methodology import Methodology
-from thio.parse import PARSERS, Parsed, distinct, text_series
+from thio.parse import PARSERS, Parsed, distinct, text_categories
 
 SCHEMA_BUILDERS = {
     "firms": firms_schema.build_schema,
@@ -104,6 +119,16 @@ CROSS_SHEET_RULES = {
     ],
     "programs": [],
 }
+# Rules of the cells ingest marked in a raw row's _problems column ("<column>:<rule>;...").
+CELL_RULES = {
+    "error_cell": "{value} is an Excel error value (a formula that failed); the row is quarantined",
+    "no_cached_value": (
+        "formula {value} has no saved value (the workbook was written without calculating "
+        "it; open it in Excel, save it and send it again)"
+    ),
+}
+PROBLEMS_COLUMN = "_problems"
+DUPLICATES_LISTED = 1000
 QUARANTINE_COLUMNS = [
     "_file",
     "_file_sha256",
@@ -145,6 +170,7 @@ class _Sheet:
     schema: SheetSchema | None = None
     bad: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
     records: list[pd.DataFrame] = field(default_factory=list)
+    files: _Files | None = None  # the rows of each input file, duplicates collapsed
 
     @property
     def name(self) -> str:
@@ -200,6 +226,24 @@ class _Sheet:
         self.bad[positions] = True
 
 
+@dataclass
+class _Files:
+    """The input files of a sheet's raw rows, in order of appearance, and their counts.
+
+    ``codes`` gives each (kept) row's file; ``rows_read`` and ``duplicates`` count each
+    file's rows before the collapse and the exact duplicates collapsed; ``collapsed`` lists
+    (file, sheet, row, first file, first sheet, first row) of the duplicates, at most
+    ``DUPLICATES_LISTED``.
+    """
+
+    codes: np.ndarray
+    shas: list[str]
+    names: list[str]
+    rows_read: np.ndarray
+    duplicates: np.ndarray
+    collapsed: list[tuple[Any, ...]] = field(default_factory=list)
+
+
 def validate_round(work_dir: Path, round_id: str, methodology: Methodology) -> dict[str, Any]:
     """Validate ``work_dir/raw/*.parquet``; write accepted frames, quarantine, validation.json.
 
@@ -219,7 +263,12 @@ def validate_round(work_dir: Path, round_id: str, methodology: Methodology) -> d
          "excluded_firms": [{"firm_id": "F002", "reason": "..."}],   # at most 1000 listed
          "n_quarantine_records": 1, "reconciled": true,
          "messages": ["<file>, sheet items, row 7, column ul: 12 is outside 1..9", ...],
-         "messages_not_listed": 0}
+         "messages_not_listed": 0,
+         "n_duplicate_rows": 1,
+         "duplicates": ["<file>, sheet items, row 9: an exact duplicate of row 8, collapsed"]}
+
+    Every ``files`` and ``sheets`` entry also has ``rows_duplicate`` (exact duplicate rows
+    collapsed): rows_read = rows_accepted + rows_quarantined + rows_duplicate.
     """
     result = _validate(Path(work_dir), round_id, methodology)
     pa.default_memory_pool().release_unused()  # hand the freed memory back to the system
@@ -281,7 +330,7 @@ def _read_raw(work_dir: Path, sheet: Sheet) -> pa.Table:
     """The raw frame: text dictionary-encoded (parquet's own dictionaries, read as they are:
     no string per row is built), each column in one chunk, absent columns null."""
     path = work_dir / "raw" / f"{sheet.name}.parquet"
-    names = [*sheet.column_names, *PROVENANCE_COLUMNS]
+    names = [*sheet.column_names, *PROVENANCE_COLUMNS, PROBLEMS_COLUMN]
     table = None
     if path.exists():
         stored = set(pq.read_schema(path).names)
@@ -317,6 +366,7 @@ def _raw_rows(work_dir: Path, name: str) -> int:
 def _parse_rows(work_dir: Path, sheet: Sheet, methodology: Methodology) -> _Sheet:
     """Read a raw frame and parse every column (type rules; failures in ``state.found``)."""
     state = _Sheet(sheet, _read_raw(work_dir, sheet))
+    _collapse_duplicates(state)
     state.bad = np.zeros(len(state), dtype=bool)
     state.parsed, state.texts, state.found = _parse_sheet(state, methodology)
     return state
@@ -325,15 +375,9 @@ def _parse_rows(work_dir: Path, sheet: Sheet, methodology: Methodology) -> _Shee
 def _check_rows(state: _Sheet, methodology: Methodology, round_id: str) -> None:
     """Run the sheet's pandera schema; quarantine the type and schema failures."""
     schema = state.schema = SCHEMA_BUILDERS[state.name](methodology, round_id)
-    # the text columns' codes are their dictionaries' indices: no hashing them again
-    codes = [
-        (state.parsed[name], partial(_dictionary_codes, text))
-        for name, text in state.texts.items()
-        if name in state.parsed.columns
-    ]
-    with known_codes(codes):
-        failures = run_schema(schema, state.parsed)
-    found = pd.concat([state.found, failures], ignore_index=True)
+    # the text columns are categorical: their codes are their dictionaries' indices
+    failures = run_schema(schema, state.parsed)
+    found = pd.concat([state.found, failures, _cell_problems(state)], ignore_index=True)
     state.found = pd.DataFrame()
     if not found.empty:
         _quarantine_found(state, schema, found)
@@ -341,6 +385,104 @@ def _check_rows(state: _Sheet, methodology: Methodology, round_id: str) -> None:
     state.parsed = state.parsed.drop(
         columns=[name for name in state.parsed.columns if name in state.texts or name[0] == "_"]
     )
+
+
+def _collapse_duplicates(state: _Sheet) -> None:
+    """Count each file's rows, and drop the exact duplicate rows (see the module docstring).
+
+    The rows' key over every contract column is built from integer codes (no string per
+    row); only when a key repeats are the first rows looked up.
+    """
+    raw = state.raw
+    codes, first, shas = _first_appearance(_array(raw.column("_file_sha256")))
+    names = list(_cells(_array(raw.column("_file")), first)) if len(shas) else []
+    rows_read = np.bincount(codes, minlength=len(shas))
+    duplicate, origin = _duplicate_rows(raw, state.sheet.column_names)
+    state.files = _Files(
+        codes=codes,
+        shas=shas,
+        names=names,
+        rows_read=rows_read,
+        duplicates=np.bincount(codes[duplicate], minlength=len(shas)),
+    )
+    if not duplicate.any():
+        return
+    positions = np.flatnonzero(duplicate)[:DUPLICATES_LISTED]
+    originals = origin[positions]
+    places = [
+        _cells(_array(raw.column(name)), where)
+        for where in (positions, originals)
+        for name in ("_file", "_sheet", "_row")
+    ]
+    state.files.collapsed = list(zip(*places, strict=True))
+    keep = ~duplicate
+    state.raw = raw.filter(pa.array(keep))
+    state.files.codes = codes[keep]
+
+
+def _duplicate_rows(raw: pa.Table, columns: tuple[str, ...] | list[str]) -> tuple[Any, Any]:
+    """(mask of rows repeating an earlier row in every column, the first row of each row's
+    key); null is a value of its own."""
+    total = raw.num_rows
+    none = np.zeros(total, dtype=bool)
+    if total < 2:
+        return none, np.arange(total)
+    key = np.zeros(total, dtype="int64")
+    size = 1
+    for name in columns:
+        codes, n_values = _column_codes(_array(raw.column(name)))
+        width = n_values + 1
+        if size * width >= 2**62:  # keep the combined code within int64
+            key, size = _densify(key, size)
+        key *= width
+        key += codes
+        key += 1  # null (-1) is a value of its own
+        size *= width
+    if bool(np.all(key[1:] > key[:-1])):  # in key order already (as a rule): all distinct
+        return none, np.arange(total)
+    # equal keys found by sorting (a merge sort: quick on nearly ordered keys), not by a hash
+    # table of millions of keys; the stable order puts each key's first row first
+    order = np.argsort(key, kind="stable")
+    ordered = key[order]
+    del key
+    starts = np.ones(total, dtype=bool)
+    starts[1:] = ordered[1:] != ordered[:-1]
+    if starts.all():
+        return none, np.arange(total)
+    first = np.maximum.accumulate(np.where(starts, np.arange(total), 0))
+    origin = np.empty(total, dtype="int64")
+    origin[order] = order[first]
+    return origin != np.arange(total), origin
+
+
+def _column_codes(array: pa.Array) -> tuple[np.ndarray, int]:
+    """Integer codes of a text column's values (-1 for null) and the number of codes; a
+    dictionary holding a value twice is first made unique."""
+    if not pa.types.is_dictionary(array.type):
+        array = pc.dictionary_encode(array)
+    codes = pc.fill_null(array.indices, -1).to_numpy(zero_copy_only=False)
+    dictionary = array.dictionary
+    unique = pc.dictionary_encode(dictionary)
+    if len(unique.dictionary) != len(dictionary):
+        remap = np.append(unique.indices.to_numpy(zero_copy_only=False).astype("int64"), -1)
+        return remap[codes], len(unique.dictionary)
+    return codes, len(dictionary)
+
+
+def _cell_problems(state: _Sheet) -> pd.DataFrame:
+    """Type failures (priority -1: they stand for the cell) of the cells ingest marked."""
+    columns = ["position", "column_name", "rule", "message", "priority"]
+    problems = _array(state.raw.column(PROBLEMS_COLUMN))
+    if problems.null_count == len(problems):
+        return pd.DataFrame(columns=columns)
+    positions = np.flatnonzero(_present(problems))
+    records = []
+    for position, text in zip(positions, _cells(problems, positions), strict=True):
+        for part in str(text).split(";"):
+            column, _, rule = part.partition(":")
+            if rule in CELL_RULES and column in state.sheet.column_names:
+                records.append((int(position), column, rule, CELL_RULES[rule], -1))
+    return pd.DataFrame(records, columns=columns)
 
 
 def _quarantine_found(state: _Sheet, schema: SheetSchema, found: pd.DataFrame) -> None:
@@ -412,7 +554,7 @@ def _parse_sheet(
     parsed = pd.DataFrame(columns, index=pd.RangeIndex(len(state)), copy=False)
     if state.name == "ahp":
         texts["value_text"] = _array(state.raw.column("value"))
-        parsed["value_text"] = text_series(texts["value_text"])
+        parsed["value_text"] = text_categories(texts["value_text"])
     if state.name == "sota":  # the rater with a blank read as the default rater
         default_rater = str(methodology.settings.get("default_rater", "1"))
         raters = texts["rater"].dictionary.to_pylist()
@@ -421,7 +563,7 @@ def _parse_sheet(
         indices = pc.fill_null(texts["rater"].indices, raters.index(default_rater))
         texts["_rater"] = pa.DictionaryArray.from_arrays(indices, pa.array(raters, pa.string()))
         no_blank = texts["rater"].null_count == 0  # then the same text as rater
-        parsed["_rater"] = parsed["rater"] if no_blank else text_series(texts["_rater"])
+        parsed["_rater"] = parsed["rater"] if no_blank else text_categories(texts["_rater"])
     empty = pd.DataFrame(columns=["position", "column_name", "rule", "message", "priority"])
     failures_frame = pd.concat([empty, *failures], ignore_index=True) if failures else empty
     return parsed, texts, failures_frame
@@ -881,29 +1023,42 @@ def _summary(
     files = []
     sheet_counts = {}
     reconciled = True
+    duplicates = []
+    n_duplicates = 0
     for state in sheets.values():
-        codes, first, shas = _first_appearance(_array(state.raw.column("_file_sha256")))
-        if len(shas):
-            names = state.cells("_file", first)
-            size = np.bincount(codes, minlength=len(shas))
-            bad = np.bincount(codes[state.bad], minlength=len(shas))
-            for index, sha256 in enumerate(shas):
-                files.append(
-                    {
-                        "file_name": names[index],
-                        "file_sha256": sha256,
-                        "sheet": state.name,
-                        "rows_read": int(size[index]),
-                        "rows_accepted": int(size[index] - bad[index]),
-                        "rows_quarantined": int(bad[index]),
-                    }
-                )
+        known = state.files
+        assert known is not None  # set by _collapse_duplicates
+        bad = np.bincount(known.codes[state.bad], minlength=len(known.shas))
+        for index, sha256 in enumerate(known.shas):
+            read, twice = int(known.rows_read[index]), int(known.duplicates[index])
+            files.append(
+                {
+                    "file_name": known.names[index],
+                    "file_sha256": sha256,
+                    "sheet": state.name,
+                    "rows_read": read,
+                    "rows_accepted": read - twice - int(bad[index]),
+                    "rows_quarantined": int(bad[index]),
+                    "rows_duplicate": twice,
+                }
+            )
         n_bad = int(state.bad.sum())
+        n_twice = int(known.duplicates.sum())
+        n_duplicates += n_twice
         sheet_counts[state.name] = {
-            "rows_read": len(state),
+            "rows_read": len(state) + n_twice,
             "rows_accepted": len(state) - n_bad,
             "rows_quarantined": n_bad,
+            "rows_duplicate": n_twice,
         }
+        for file, sheet, row, first_file, first_sheet, first_row in known.collapsed:
+            where = "" if (first_file, first_sheet) == (file, sheet) else (
+                f" ({first_file}, sheet {first_sheet})"
+            )  # fmt: skip
+            duplicates.append(
+                f"{file}, sheet {sheet}, row {row}: an exact duplicate of row {first_row}"
+                f"{where}, collapsed into it"
+            )
         in_quarantine = quarantine[quarantine["sheet"] == state.name]
         distinct = len(in_quarantine.drop_duplicates(["_file_sha256", "_row"]))
         reconciled &= distinct == n_bad
@@ -913,7 +1068,7 @@ def _summary(
     for state in sheets.values():
         schema = state.schema
         assert schema is not None  # set by _check_rows
-        names = ["type", "required", *[rule.code for rule in schema.rules.values()]]
+        names = ["type", *CELL_RULES, "required", *[rule.code for rule in schema.rules.values()]]
         if state.name == "ahp":
             names.insert(1, "saaty_scale")
         if schema.key_rule is not None:
@@ -946,11 +1101,7 @@ def _summary(
     blocked_reason = None
     if n_accepted == 0:
         blocked_reason = f"round {round_id}: no firm was accepted"
-    elif share > threshold:
-        blocked_reason = (
-            f"round {round_id}: {n_problems} of {denominator} firms ({share:.1%}) have "
-            f"quarantined rows or are excluded, above the threshold of {threshold:.1%}"
-        )
+    # the share is judged against the threshold by the audit gate (round.quarantine_share)
     messages = quarantine["message"].head(MESSAGES_LISTED).tolist()
     excluded_list = [
         {"firm_id": firm_id, "reason": reason}
@@ -976,6 +1127,8 @@ def _summary(
         "reconciled": bool(reconciled),
         "messages": messages,
         "messages_not_listed": max(len(quarantine) - MESSAGES_LISTED, 0),
+        "n_duplicate_rows": n_duplicates,
+        "duplicates": duplicates[:DUPLICATES_LISTED],
     }
 
 
@@ -1051,15 +1204,6 @@ _TEXT_DICTIONARY = pa.dictionary(pa.int32(), pa.string())
 
 def _null_text(length: int) -> pa.DictionaryArray:
     return pa.DictionaryArray.from_arrays(pa.nulls(length, pa.int32()), pa.array([], pa.string()))
-
-
-def _dictionary_codes(array: pa.DictionaryArray) -> tuple[np.ndarray, list[str]] | None:
-    """(codes, -1 for null; the dictionary's values) of a dictionary-encoded array; None
-    if a value is twice in the dictionary (then the indices do not code the values)."""
-    if len(pc.unique(array.dictionary)) != len(array.dictionary):
-        return None
-    codes = pc.fill_null(array.indices, -1).to_numpy(zero_copy_only=False)
-    return codes, array.dictionary.to_pylist()
 
 
 def _array(column: pa.ChunkedArray) -> pa.Array:

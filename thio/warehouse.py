@@ -8,7 +8,9 @@ parquet files, runs the macros of ``warehouse/macros/`` and then every model
 discovered from the folder; their order comes from the ``<layer>.<name>`` references in their
 SQL text. Input values only ever reach DuckDB as parameters or through parquet files, never
 as SQL text; the one path in SQL text is each landing view's parquet file, as a quoted literal
-(a view's query takes no parameters).
+(a view's query takes no parameters). The whole build is one transaction, and the file's
+tables are stored uncompressed: it is a scratch file the publish step reads once, and
+compressing it cost more than writing the bytes.
 """
 
 from __future__ import annotations
@@ -136,6 +138,10 @@ def build_compute_db(
     models = _models(WAREHOUSE_DIR)
     con = duckdb.connect(str(db_path))
     try:
+        # a scratch file, read once by the publish step: compressing its tables would cost
+        # more than the bytes it saves; one transaction, one write of the whole build
+        con.execute("pragma force_compression = 'uncompressed'")
+        con.execute("begin transaction")
         install_methodology(con, methodology)
         _create_landing(con, Path(accepted_dir), round_id)
         for path in sorted((WAREHOUSE_DIR / "macros").glob("*.sql")):
@@ -154,6 +160,7 @@ def build_compute_db(
             if name.startswith("marts.")
         }
         checks = run_checks(con)
+        con.execute("commit")
         con.execute("checkpoint")
     finally:
         con.close()

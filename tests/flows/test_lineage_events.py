@@ -17,7 +17,7 @@ pytestmark = pytest.mark.usefixtures("prefect_harness")
 VALIDATOR = jsonschema.Draft202012Validator(
     RUN_EVENT, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
 )
-STEPS = ("ingest", "validate", "compute", "publish")
+STEPS = ("ingest", "validate", "compute", "audit", "publish")
 
 
 def _events(home: Path) -> list[dict]:

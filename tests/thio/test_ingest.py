@@ -336,3 +336,299 @@ def test_windows_1252_past_the_sampled_head(tmp_path):
     (record,) = ingest(tmp_path, folder)["files"]
     assert record["status"] == "read" and record["rows_read"] == {"firms": 1501}
     assert raw(tmp_path, "firms")["firm_name"].iloc[-1] == "Kopi Caf\u00e9"
+
+
+# ---------------------------------------------------------------- Indonesian and Excel realities
+# (tests/fixtures/bad/, issue 3 part 2: each fixture read through ingest and validation)
+
+BAD = Path(__file__).resolve().parents[1] / "fixtures" / "bad"
+
+
+class Checked:
+    """A fixture of tests/fixtures/bad/ ingested and validated into tmp_path."""
+
+    def __init__(self, tmp_path: Path, *names: str) -> None:
+        from thio.methodology import load_methodology
+        from thio.rounds import input_file_rows
+        from thio.validation import validate_round
+
+        self.work = tmp_path / "work"
+        self.ingest = ingest(tmp_path, *(BAD / name for name in names))
+        self.validation = validate_round(self.work, ROUND_ID, load_methodology())
+        self.quarantine = pd.read_parquet(self.work / "quarantine.parquet")
+        self.rows = input_file_rows({"run_id": "r", "round_id": ROUND_ID}, self.ingest,
+                                    self.validation)  # fmt: skip
+
+    def accepted(self, sheet: str) -> pd.DataFrame:
+        return pd.read_parquet(self.work / "accepted" / f"{sheet}.parquet")
+
+    def counts(self) -> dict[str, tuple[int, int, int, int]]:
+        """file (and file/sheet) -> (read, accepted, quarantined, duplicate)."""
+        return {
+            row["file_name"] + (f"/{row['sheet']}" if row["sheet"] else ""): (
+                row["rows_read"], row["rows_accepted"], row["rows_quarantined"],
+                row["rows_duplicate"],
+            )
+            for row in self.rows
+        }  # fmt: skip
+
+    def all_accepted(self, rows: int) -> bool:
+        return (
+            self.validation["n_quarantine_records"] == 0
+            and sum(count["rows_accepted"] for count in self.validation["sheets"].values()) == rows
+        )
+
+
+def test_decimal_comma_in_a_semicolon_csv(tmp_path):
+    checked = Checked(tmp_path, "decimal_comma_semicolon")
+    assert checked.all_accepted(60)
+    sota = checked.accepted("sota")
+    assert sota.loc[sota["criterion"] == "T.precision", "score"].tolist() == [7.5, 6.0]
+    assert checked.accepted("items")["weight"].tolist()[:2] == [1.0, 1.5]
+
+
+def test_thousands_dots(tmp_path):
+    checked = Checked(tmp_path, "thousands_dots")
+    assert checked.all_accepted(60)
+    firms = checked.accepted("firms")
+    assert firms["workers"].tolist() == [1234, 12500]
+    assert firms["sample_weight"].tolist() == [1234.5, 2000.25]
+
+
+@pytest.mark.parametrize(
+    ("name", "firm_name"),
+    [("tab_utf8_bom", "Batik Pekalongan Jaya"), ("windows_1252", "Kopi Caf\u00e9"),
+     ("utf16", "Kopi Caf\u00e9")],
+)  # fmt: skip
+def test_csv_encodings_and_delimiters(tmp_path, name, firm_name):
+    checked = Checked(tmp_path, name)
+    assert checked.all_accepted(60)
+    firms = checked.accepted("firms")
+    assert firms["firm_name"].iloc[0] == firm_name
+    assert firms["firm_id"].tolist() == ["F001", "F002"]  # the first header cell, BOM-free
+    assert firms["_row"].tolist() == [2, 3]
+
+
+def test_utf32_csv_is_rejected_naming_the_encoding(tmp_path):
+    (record,) = ingest(tmp_path, BAD / "utf32")["files"]
+    assert record["status"] == "rejected"
+    assert record["message"] == (
+        "utf32/firms.csv: UTF-32 text, which is not read; save the file as CSV UTF-8"
+    )
+
+
+def test_utf16_without_a_byte_order_mark(tmp_path):
+    folder = tmp_path / "csv"
+    folder.mkdir()
+    text = (BAD / "utf16" / "firms.csv").read_bytes().decode("utf-16")
+    (folder / "firms.csv").write_bytes(text.encode("utf-16-be"))
+    (record,) = ingest(tmp_path, folder)["files"]
+    assert record["status"] == "read" and record["rows_read"] == {"firms": 2}
+    assert raw(tmp_path, "firms")["firm_name"].iloc[0] == "Kopi Caf\u00e9"
+
+
+def test_excel_serial_and_day_first_dates(tmp_path):
+    checked = Checked(tmp_path, "dates.xlsx")
+    firms = raw(tmp_path, "firms")
+    assert firms["survey_date"].tolist() == ["44937", "11/01/2023"]
+    assert checked.all_accepted(60)
+    days = checked.accepted("firms")["survey_date"].tolist()
+    assert [str(day) for day in days] == ["2023-01-11", "2023-01-11"]
+
+
+def test_numbers_stored_as_text(tmp_path):
+    checked = Checked(tmp_path, "numbers_as_text.xlsx")
+    assert checked.all_accepted(60)
+    items = checked.accepted("items")
+    assert items["ll"].tolist()[:2] == [2, 2] and items["weight"].tolist()[:2] == [1.0, 1.0]
+
+
+@pytest.mark.parametrize("name", ["title_block.xlsx", "title_block_csv"])
+def test_title_block_above_the_header(tmp_path, name):
+    checked = Checked(tmp_path, name)
+    assert checked.all_accepted(60)
+    assert checked.accepted("firms")["_row"].tolist() == [4, 5]
+    assert checked.accepted("items")["_row"].tolist() == list(range(4, 12))
+
+
+def test_merged_cells_fill_their_range(tmp_path):
+    checked = Checked(tmp_path, "merged_cells.xlsx")
+    assert checked.all_accepted(60)
+    items = raw(tmp_path, "items")
+    assert items["firm_id"].tolist() == ["F001"] * 4 + ["F002"] * 4
+    assert items["_row"].tolist() == list(range(2, 10))
+
+
+def test_hidden_sheet_is_ignored_with_a_note(tmp_path):
+    checked = Checked(tmp_path, "hidden_sheet.xlsx")
+    (record,) = checked.ingest["files"]
+    assert record["sheets"] == ["firms", "items", "sota", "ahp"]
+    assert record["notes"] == [
+        "hidden_sheet.xlsx, sheet weights: a hidden sheet, ignored (unhide it to have it read)"
+    ]
+    assert checked.all_accepted(60)
+    assert checked.rows[0]["notes"] == record["notes"][0]
+
+
+def test_error_cells_quarantine_their_row(tmp_path):
+    checked = Checked(tmp_path, "error_cells.xlsx")
+    cells = checked.quarantine[checked.quarantine["rule"] == "error_cell"]
+    assert cells[["sheet", "_row", "column_name", "value"]].values.tolist() == [
+        ["firms", 2, "workers", "#DIV/0!"],
+        ["sota", 3, "score", "#N/A"],
+    ]
+    assert cells["message"].tolist() == [
+        "error_cells.xlsx, sheet firms, row 2, column workers: #DIV/0! is an Excel error "
+        "value (a formula that failed); the row is quarantined",
+        "error_cells.xlsx, sheet sota, row 3, column score: #N/A is an Excel error value "
+        "(a formula that failed); the row is quarantined",
+    ]
+    # no second record (a type failure) for the same cells
+    assert len(checked.quarantine[checked.quarantine["column_name"].isin(["workers"])]) == 1
+    assert checked.validation["excluded_firms"][0]["firm_id"] == "F001"
+    assert checked.counts()["error_cells.xlsx"] == (630, 600, 30, 0)
+
+
+def test_csv_error_values_quarantine_their_row(tmp_path):
+    round_ = good_round(1)
+    round_["firms"][0]["enumerator"] = "#N/A"  # Excel writes an error cell so into a CSV
+    folder = write_csv(round_, tmp_path / "csv")
+    from thio.methodology import load_methodology
+    from thio.validation import validate_round
+
+    ingest(tmp_path, folder)
+    result = validate_round(tmp_path / "work", ROUND_ID, load_methodology())
+    assert result["messages"][0] == (
+        "csv/firms.csv, sheet firms, row 2, column enumerator: #N/A is an Excel error value "
+        "(a formula that failed); the row is quarantined"
+    )
+
+
+def test_formula_without_cached_value_quarantines_its_row(tmp_path):
+    checked = Checked(tmp_path, "no_cached_value.xlsx")
+    (record,) = checked.quarantine[checked.quarantine["rule"] == "no_cached_value"].to_dict(
+        "records"
+    )
+    assert (record["sheet"], record["_row"], record["column_name"], record["value"]) == (
+        "items",
+        2,
+        "weight",
+        "=2*A1",
+    )
+    assert record["message"] == (
+        "no_cached_value.xlsx, sheet items, row 2, column weight: formula =2*A1 has no saved "
+        "value (the workbook was written without calculating it; open it in Excel, save it "
+        "and send it again)"
+    )
+    assert checked.counts()["no_cached_value.xlsx"] == (630, 600, 30, 0)
+
+
+def test_formula_with_cached_value_uses_it(tmp_path):
+    checked = Checked(tmp_path, "formula_cached.xlsx")
+    assert checked.all_accepted(60)
+    assert checked.accepted("firms")["workers"].tolist() == [12, 12]
+    assert checked.accepted("items")["ul"].tolist()[:2] == [4, 4]
+
+
+@pytest.mark.parametrize("name", ["trailing_empty.xlsx", "trailing_empty_csv"])
+def test_trailing_empty_rows_are_dropped(tmp_path, name):
+    checked = Checked(tmp_path, name)
+    assert checked.all_accepted(60)
+    assert [record["rows_read"] for record in checked.ingest["files"]][-1] in (
+        {"firms": 2, "items": 8, "sota": 38, "ahp": 12},
+        {"sota": 38},
+    )
+    assert raw(tmp_path, "sota")["_row"].tolist() == list(range(2, 40))
+
+
+def test_an_empty_ragged_row_amid_the_data_keeps_the_row_numbers(tmp_path):
+    folder = write_csv(good_round(1), tmp_path / "csv")
+    path = folder / "items.csv"
+    lines = path.read_text().splitlines()
+    lines.insert(2, ",,")  # 3 fields where the header has 7
+    path.write_text("\n".join(lines) + "\n")
+    ingest(tmp_path, folder)
+    assert raw(tmp_path, "items")["_row"].tolist() == [2, 4, 5, 6]
+
+
+def test_exact_duplicate_rows_are_collapsed_and_counted(tmp_path):
+    checked = Checked(tmp_path, "duplicate_rows")
+    counts = checked.counts()
+    assert counts["duplicate_rows/items.csv"] == (9, 8, 0, 1)
+    assert counts["duplicate_rows/items.csv/items"] == (9, 8, 0, 1)
+    assert counts["duplicate_rows/sota.csv"] == (40, 38, 0, 2)
+    for read, accepted, quarantined, duplicate in counts.values():
+        assert read == accepted + quarantined + duplicate
+    assert checked.validation["duplicates"] == [
+        "duplicate_rows/items.csv, sheet items, row 5: an exact duplicate of row 4, collapsed "
+        "into it",
+        "duplicate_rows/sota.csv, sheet sota, row 40: an exact duplicate of row 2, collapsed "
+        "into it",
+        "duplicate_rows/sota.csv, sheet sota, row 41: an exact duplicate of row 3, collapsed "
+        "into it",
+    ]
+    assert checked.validation["sheets"]["sota"] == {
+        "rows_read": 40, "rows_accepted": 38, "rows_quarantined": 0, "rows_duplicate": 2
+    }  # fmt: skip
+    assert checked.validation["reconciled"] is True
+
+
+def test_round_split_over_two_workbooks_each_firm_in_one(tmp_path):
+    checked = Checked(tmp_path, "split_round")
+    assert checked.all_accepted(60)
+    firms = checked.accepted("firms")
+    assert list(zip(firms["firm_id"], firms["_file"], strict=True)) == [
+        ("F001", "split_round/east.xlsx"), ("F002", "split_round/west.xlsx")
+    ]  # fmt: skip
+
+
+def test_the_same_firm_with_conflicting_attributes_in_two_files(tmp_path):
+    checked = Checked(tmp_path, "conflicting_firm")
+    firms = checked.quarantine[checked.quarantine["sheet"] == "firms"]
+    assert firms["message"].tolist() == [
+        "conflicting_firm/east.xlsx, sheet firms, row 3, column firm_id: firm F002 appears "
+        "more than once (also conflicting_firm/west.xlsx, sheet firms, row 2)",
+        "conflicting_firm/west.xlsx, sheet firms, row 2, column firm_id: firm F002 appears "
+        "more than once (also conflicting_firm/east.xlsx, sheet firms, row 3)",
+    ]
+    counts = checked.counts()
+    assert counts["conflicting_firm/east.xlsx"] == (630, 600, 30, 0)
+    assert counts["conflicting_firm/west.xlsx"] == (30, 0, 1, 29)
+    assert counts["conflicting_firm/west.xlsx/sota"] == (19, 0, 0, 19)
+    assert "F002" not in set(checked.accepted("firms")["firm_id"])
+
+
+def test_the_same_bytes_twice_are_counted_once(tmp_path):
+    checked = Checked(tmp_path, "same_file_twice")
+    assert checked.counts() == {
+        "same_file_twice/a.xlsx": (60, 60, 0, 0),
+        "same_file_twice/a.xlsx/firms": (2, 2, 0, 0),
+        "same_file_twice/a.xlsx/items": (8, 8, 0, 0),
+        "same_file_twice/a.xlsx/sota": (38, 38, 0, 0),
+        "same_file_twice/a.xlsx/ahp": (12, 12, 0, 0),
+        "same_file_twice/b.xlsx": (0, 0, 0, 0),
+    }
+    assert checked.ingest["files"][1]["message"] == (
+        "same_file_twice/b.xlsx: the same content as same_file_twice/a.xlsx, read once"
+    )
+
+
+@pytest.mark.parametrize("name", ["error_cells.xlsx", "merged_cells.xlsx", "title_block.xlsx"])
+def test_other_formats_get_the_same_fixes_from_fastexcel_and_calamine(name):
+    """.xls and .ods sheets are read with fastexcel's cell errors and calamine's merged
+    ranges; on an .xlsx both ways must find the same cells (the XML scan is .xlsx only)."""
+    import fastexcel
+
+    from thio.ingest import _load_grid
+
+    path = BAD / name
+    reader = fastexcel.read_excel(path)
+    for sheet in ("firms", "items", "sota"):
+        grid, fixes = _load_grid(reader, path, "xlsx", sheet)
+        other_grid, other = _load_grid(reader, path, "ods", sheet)
+        assert other_grid.equals(grid)
+        assert sorted(other.cells) == sorted(fixes.cells)
+        assert sorted(other.merges) == sorted(fixes.merges)
+    assert _load_grid(reader, path, "ods", "firms")[1].cells == (
+        [(1, 8, "#DIV/0!", "error_cell")] if name == "error_cells.xlsx" else []
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from thio.methodology import load_methodology
@@ -16,6 +17,7 @@ from thio.parse import (
     parse_number,
     parse_size_class,
     snap_to_scale,
+    text_categories,
 )
 
 METHODOLOGY = load_methodology()
@@ -28,7 +30,7 @@ def text(*values: str | None) -> pd.Series:
 
 
 def test_numbers_accept_decimal_comma_and_flag_text():
-    parsed = parse_number(text("7,5", "7.5", "-2", ",5", "1e3", None, "abc", "1.234,5", "inf"))
+    parsed = parse_number(text("7,5", "7.5", "-2", ",5", "1e3", None, "abc", "1.2.3", "inf"))
     assert parsed.values.iloc[:5].tolist() == [7.5, 7.5, -2.0, 0.5, 1000.0]
     assert parsed.values.iloc[5:].isna().all()
     assert parsed.invalid.tolist() == [False] * 6 + [True] * 3
@@ -50,7 +52,7 @@ def test_dates_iso_excel_serial_and_excel_datetime_text():
             "44937",
             "44937.75",
             "2023-02-30",
-            "11/01/2023",
+            "01/13/2023",
             None,
         )
     )
@@ -58,6 +60,27 @@ def test_dates_iso_excel_serial_and_excel_datetime_text():
     assert days[:4] == ["2023-01-11"] * 4
     assert parsed.values.iloc[4:].isna().all()
     assert parsed.invalid.tolist() == [False, False, False, False, True, True, False]
+
+
+def test_thousands_separators_only_where_unambiguous():
+    given = text("1.234", "1.234,5", "1.234.567", "1,234.5", "1,234", "1,234,567", "12.34,5")
+    numbers = parse_number(given)
+    assert numbers.values.tolist()[:6] == [1.234, 1234.5, 1234567.0, 1234.5, 1.234, 1234567.0]
+    assert numbers.invalid.tolist() == [False] * 6 + [True]
+    # a whole-number column: "1.234" cannot be 1.234, so the dot groups thousands
+    integers = parse_integer(text("1.234", "1.234.567", "1.000", "1,234", "1.234,5", "12.34"))
+    assert integers.values.iloc[:3].tolist() == [1234, 1234567, 1000]
+    assert integers.invalid.tolist() == [False, False, False, True, True, True]
+
+
+def test_text_dates_are_day_first():
+    parsed = parse_date(
+        text("11/01/2023", "11-01-2023", "11.01.2023", "1/2/2023", "11/01/2023 08:30",
+             "01/13/2023", "11/01-2023", "11/01/23")
+    )  # fmt: skip
+    days = parsed.values.dt.strftime("%Y-%m-%d").tolist()
+    assert days[:5] == ["2023-01-11"] * 3 + ["2023-02-01", "2023-01-11"]
+    assert parsed.invalid.tolist() == [False] * 5 + [True] * 3
 
 
 def test_components_and_aliases_case_insensitive():
@@ -112,3 +135,15 @@ def test_empty_series():
         parse_judgment(text(), SAATY, 0.01),
     ):
         assert len(parsed.values) == 0 and len(parsed.invalid) == 0
+
+
+def test_text_categories_keep_the_codes_and_make_the_dictionary_unique():
+    # a dictionary with a value twice (as unifying two files' dictionaries may leave it)
+    array = pa.DictionaryArray.from_arrays(
+        pa.array([0, 1, None, 2, 0], pa.int32()), pa.array(["F1", "F2", "F1"])
+    )
+    series = text_categories(array)
+    assert series.tolist()[:2] == ["F1", "F2"] and series.tolist()[3:] == ["F1", "F1"]
+    assert series.isna().tolist() == [False, False, True, False, False]
+    assert list(series.cat.categories) == ["F1", "F2"]
+    assert series.cat.codes.tolist() == [0, 1, -1, 0, 0]

@@ -193,3 +193,32 @@ def test_the_sql_checks_of_the_round_are_recorded(tmp_path, csv_round):
     names = sorted(path.stem for path in (REPO / "warehouse" / "checks").glob("*.sql"))
     assert [name for name, _, _ in checks] == names
     assert all(success and count == 0 for _, success, count in checks)
+
+
+def test_a_warehouse_of_an_earlier_release_gains_the_new_columns(tmp_path, csv_round):
+    home = tmp_path / "home"
+    run_round(home, [csv_round])
+    with duckdb.connect(str(home / "warehouse.duckdb")) as con:
+        # as published before marts.firm_tcc had survey_date
+        con.execute("drop view latest.firm_tcc")
+        con.execute("alter table marts.firm_tcc drop column survey_date")
+    _bump_f001(csv_round)
+    assert run_round(home, [csv_round])["publication"]["version"] == 2
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+        rows = con.execute(
+            "select version, survey_date from marts.firm_tcc where firm_id = 'F001' order by 1"
+        ).fetchall()
+        latest = con.execute(
+            "select survey_date from latest.firm_tcc where firm_id = 'F001'"
+        ).fetchall()
+        comment = con.execute(
+            "select comment from duckdb_columns() where schema_name = 'latest' "
+            "and table_name = 'firm_tcc' and column_name = 'survey_date'"
+        ).fetchone()[0]
+    # version 1 was published without the column; version 2 has the survey date of the file
+    assert [(version, str(day) if day else None) for version, day in rows] == [
+        (1, None),
+        (2, "2023-01-11"),
+    ]
+    assert [str(day) for (day,) in latest] == ["2023-01-11"]
+    assert comment == "Date the firm was surveyed in this round."

@@ -174,23 +174,21 @@ def test_checks_report_violations(methodology, tmp_path, kit):
     build_compute_db(accepted, methodology, db_path, "2023Q1")
     with duckdb.connect(str(db_path)) as con:
         results = run_checks(con)
-        assert {result["check_name"] for result in results} >= {
-            "betas_sum_to_one",
-            "contributions_within_limits",
-            "tcc_within_component_range",
+        # the marts' key, range and sum rules are the audit's (schemas/expectations/)
+        assert {result["check_name"] for result in results} == {
+            "ahp_betas_sum_to_one",
+            "every_firm_scored",
+            "firms_classified",
+            "group_shares_sum_to_one",
         }
         assert all(result["success"] for result in results)
         assert all(result["suite"] == "warehouse" for result in results)
         # break the mart: the checks must notice
-        con.execute("update marts.firm_tcc set beta_t = beta_t + 0.01, tcc = 0.9")
-        con.execute("update marts.firm_component set contribution = 0.01 where component = 'T'")
+        con.execute("update marts.firm_tcc set priority = 'T,T,I,O'")
+        con.execute("update marts.tcc_by_group set share_low = share_low + 0.5")
         failed = {
             result["check_name"]: result for result in run_checks(con) if not result["success"]
         }
-    assert set(failed) == {
-        "betas_sum_to_one",
-        "contributions_within_limits",
-        "tcc_within_component_range",
-    }
-    assert failed["betas_sum_to_one"]["unexpected_count"] == 1
-    assert failed["betas_sum_to_one"]["observed"][0]["firm_id"] == "F1"
+    assert set(failed) == {"firms_classified", "group_shares_sum_to_one"}
+    assert failed["firms_classified"]["unexpected_count"] == 1
+    assert failed["firms_classified"]["observed"][0]["firm_id"] == "F1"

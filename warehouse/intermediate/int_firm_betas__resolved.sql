@@ -43,116 +43,117 @@ given_weights as (
     having count(distinct weights.component) = (select count(*) from components)
 ),
 
--- every source a firm could take, with its rank in the fallback chain
+-- every source a firm could take, side by side (a scope is unique per type and id, so each
+-- left join keeps one row per firm)
 candidates as (
     select
         firms.firm_id,
-        1 as source_rank,
-        'firm_ahp' as beta_source,
-        ahp_scopes.beta_t,
-        ahp_scopes.beta_h,
-        ahp_scopes.beta_i,
-        ahp_scopes.beta_o,
-        ahp_scopes.cr as ahp_cr,
-        ahp_scopes.consistent as ahp_consistent,
-        ahp_scopes.lambda_max,
-        ahp_scopes.n_consistent as ahp_respondents_used
+        firm_ahp.scope_id is not null as has_firm_ahp,
+        firm_weights.scope_id is not null as has_firm_weights,
+        panel_ahp.scope_id is not null as has_panel_ahp,
+        panel_weights.scope_id is not null as has_panel_weights,
+        firm_ahp.beta_t as firm_ahp_beta_t,
+        firm_ahp.beta_h as firm_ahp_beta_h,
+        firm_ahp.beta_i as firm_ahp_beta_i,
+        firm_ahp.beta_o as firm_ahp_beta_o,
+        firm_ahp.cr as firm_ahp_cr,
+        firm_ahp.consistent as firm_ahp_consistent,
+        firm_ahp.lambda_max as firm_ahp_lambda_max,
+        firm_ahp.n_consistent as firm_ahp_respondents_used,
+        firm_weights.beta_t as firm_weights_beta_t,
+        firm_weights.beta_h as firm_weights_beta_h,
+        firm_weights.beta_i as firm_weights_beta_i,
+        firm_weights.beta_o as firm_weights_beta_o,
+        panel_ahp.beta_t as panel_ahp_beta_t,
+        panel_ahp.beta_h as panel_ahp_beta_h,
+        panel_ahp.beta_i as panel_ahp_beta_i,
+        panel_ahp.beta_o as panel_ahp_beta_o,
+        panel_ahp.cr as panel_ahp_cr,
+        panel_ahp.consistent as panel_ahp_consistent,
+        panel_ahp.lambda_max as panel_ahp_lambda_max,
+        panel_ahp.n_consistent as panel_ahp_respondents_used,
+        panel_weights.beta_t as panel_weights_beta_t,
+        panel_weights.beta_h as panel_weights_beta_h,
+        panel_weights.beta_i as panel_weights_beta_i,
+        panel_weights.beta_o as panel_weights_beta_o,
+        parameters.default_beta_t,
+        parameters.default_beta_h,
+        parameters.default_beta_i,
+        parameters.default_beta_o
     from firms
-    inner join ahp_scopes
-        on ahp_scopes.scope_type = 'firm' and firms.firm_id = ahp_scopes.scope_id
-
-    union all
-
-    select
-        firms.firm_id,
-        2 as source_rank,
-        'firm_weights' as beta_source,
-        given_weights.beta_t,
-        given_weights.beta_h,
-        given_weights.beta_i,
-        given_weights.beta_o,
-        null as ahp_cr,
-        null as ahp_consistent,
-        null as lambda_max,
-        null as ahp_respondents_used
-    from firms
-    inner join given_weights
-        on given_weights.scope_type = 'firm' and firms.firm_id = given_weights.scope_id
-
-    union all
-
-    select
-        firms.firm_id,
-        3 as source_rank,
-        'panel_ahp' as beta_source,
-        ahp_scopes.beta_t,
-        ahp_scopes.beta_h,
-        ahp_scopes.beta_i,
-        ahp_scopes.beta_o,
-        ahp_scopes.cr as ahp_cr,
-        ahp_scopes.consistent as ahp_consistent,
-        ahp_scopes.lambda_max,
-        ahp_scopes.n_consistent as ahp_respondents_used
-    from firms
-    inner join ahp_scopes
-        on ahp_scopes.scope_type = 'panel' and firms.sector_code = ahp_scopes.scope_id
-
-    union all
-
-    select
-        firms.firm_id,
-        4 as source_rank,
-        'panel_weights' as beta_source,
-        given_weights.beta_t,
-        given_weights.beta_h,
-        given_weights.beta_i,
-        given_weights.beta_o,
-        null as ahp_cr,
-        null as ahp_consistent,
-        null as lambda_max,
-        null as ahp_respondents_used
-    from firms
-    inner join given_weights
-        on given_weights.scope_type = 'panel' and firms.sector_code = given_weights.scope_id
-
-    union all
-
-    select
-        firms.firm_id,
-        5 as source_rank,
-        'default' as beta_source,
-        parameters.default_beta_t as beta_t,
-        parameters.default_beta_h as beta_h,
-        parameters.default_beta_i as beta_i,
-        parameters.default_beta_o as beta_o,
-        null as ahp_cr,
-        null as ahp_consistent,
-        null as lambda_max,
-        null as ahp_respondents_used
-    from firms
+    left join ahp_scopes as firm_ahp
+        on firm_ahp.scope_type = 'firm' and firms.firm_id = firm_ahp.scope_id
+    left join given_weights as firm_weights
+        on firm_weights.scope_type = 'firm' and firms.firm_id = firm_weights.scope_id
+    left join ahp_scopes as panel_ahp
+        on panel_ahp.scope_type = 'panel' and firms.sector_code = panel_ahp.scope_id
+    left join given_weights as panel_weights
+        on panel_weights.scope_type = 'panel' and firms.sector_code = panel_weights.scope_id
     cross join parameters
 ),
 
+-- the first source that exists, in the order of the fallback chain
 resolved as (
-    select candidates.*
+    select
+        candidates.*,
+        case
+            when candidates.has_firm_ahp then 'firm_ahp'
+            when candidates.has_firm_weights then 'firm_weights'
+            when candidates.has_panel_ahp then 'panel_ahp'
+            when candidates.has_panel_weights then 'panel_weights'
+            else 'default'
+        end as beta_source
     from candidates
-    qualify row_number() over (
-        partition by candidates.firm_id order by candidates.source_rank
-    ) = 1
 ),
 
 final as (
     select
         resolved.firm_id,
-        resolved.beta_t,
-        resolved.beta_h,
-        resolved.beta_i,
-        resolved.beta_o,
+        case resolved.beta_source
+            when 'firm_ahp' then resolved.firm_ahp_beta_t
+            when 'firm_weights' then resolved.firm_weights_beta_t
+            when 'panel_ahp' then resolved.panel_ahp_beta_t
+            when 'panel_weights' then resolved.panel_weights_beta_t
+            else resolved.default_beta_t
+        end as beta_t,
+        case resolved.beta_source
+            when 'firm_ahp' then resolved.firm_ahp_beta_h
+            when 'firm_weights' then resolved.firm_weights_beta_h
+            when 'panel_ahp' then resolved.panel_ahp_beta_h
+            when 'panel_weights' then resolved.panel_weights_beta_h
+            else resolved.default_beta_h
+        end as beta_h,
+        case resolved.beta_source
+            when 'firm_ahp' then resolved.firm_ahp_beta_i
+            when 'firm_weights' then resolved.firm_weights_beta_i
+            when 'panel_ahp' then resolved.panel_ahp_beta_i
+            when 'panel_weights' then resolved.panel_weights_beta_i
+            else resolved.default_beta_i
+        end as beta_i,
+        case resolved.beta_source
+            when 'firm_ahp' then resolved.firm_ahp_beta_o
+            when 'firm_weights' then resolved.firm_weights_beta_o
+            when 'panel_ahp' then resolved.panel_ahp_beta_o
+            when 'panel_weights' then resolved.panel_weights_beta_o
+            else resolved.default_beta_o
+        end as beta_o,
         resolved.beta_source,
-        resolved.ahp_cr,
-        resolved.ahp_consistent,
-        resolved.lambda_max,
-        resolved.ahp_respondents_used
+        case resolved.beta_source
+            when 'firm_ahp' then resolved.firm_ahp_cr
+            when 'panel_ahp' then resolved.panel_ahp_cr
+        end as ahp_cr,
+        case resolved.beta_source
+            when 'firm_ahp' then resolved.firm_ahp_consistent
+            when 'panel_ahp' then resolved.panel_ahp_consistent
+        end as ahp_consistent,
+        case resolved.beta_source
+            when 'firm_ahp' then resolved.firm_ahp_lambda_max
+            when 'panel_ahp' then resolved.panel_ahp_lambda_max
+        end as lambda_max,
+        case resolved.beta_source
+            when 'firm_ahp' then resolved.firm_ahp_respondents_used
+            when 'panel_ahp' then resolved.panel_ahp_respondents_used
+        end as ahp_respondents_used
     from resolved
 )
 

@@ -83,44 +83,24 @@ scored as (
         and contributions.o is not null
 ),
 
--- each firm's components with the matching beta, for the priority ranking
-component_betas as (
-    select
-        components.firm_id,
-        components.component,
-        components.component_order,
-        components.contribution,
-        case components.component
-            when 'T' then firm_betas.beta_t
-            when 'H' then firm_betas.beta_h
-            when 'I' then firm_betas.beta_i
-            when 'O' then firm_betas.beta_o
-        end as beta
-    from components
-    inner join firm_betas on components.firm_id = firm_betas.firm_id
-),
-
-priorities as (
-    select
-        component_betas.firm_id,
-        priority_order(
-            component_betas.component,
-            component_betas.component_order,
-            component_betas.contribution,
-            component_betas.beta,
-            parameters.priority_rule,
-            parameters.classification_decimals
-        ) as priority
-    from component_betas
-    cross join parameters
-    group by component_betas.firm_id
-),
-
 classified as (
     select
         scored.*,
-        tcc_class_of(scored.tcc) as tcc_class
+        tcc_class_of(scored.tcc) as tcc_class,
+        priority_order(
+            scored.t,
+            scored.h,
+            scored.i,
+            scored.o,
+            scored.beta_t,
+            scored.beta_h,
+            scored.beta_i,
+            scored.beta_o,
+            parameters.priority_rule,
+            parameters.classification_decimals
+        ) as priority
     from scored
+    cross join parameters
 ),
 
 final as (
@@ -149,10 +129,9 @@ final as (
         classified.tcc,
         classified.tcc_class,
         classes.technology_level,
-        priorities.priority
+        classified.priority
     from classified
     left join classes on classified.tcc_class = classes.tcc_class
-    left join priorities on classified.firm_id = priorities.firm_id
 )
 
 select * from final

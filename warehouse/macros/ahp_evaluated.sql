@@ -3,8 +3,8 @@
 --   place the eigen computation lives: respondent matrices and AIJ aggregates both call it.
 -- call: select * from ahp_evaluated('relation_or_cte_name')
 -- input: any key columns plus the 16 cells a_tt .. a_oo (row component first, T, H, I, O).
---   Names used inside, which must not be input columns: squarings_left, entry_sum, p_*,
---   eigen_*, geometric_*, weight_*, ahp_method.
+--   Names used inside, which must not be input columns: matrix_number, squarings_left,
+--   entry_sum, p_*, eigen_*, geometric_*, weight_*, ahp_method.
 -- output: the input's columns plus beta_t, beta_h, beta_i, beta_o, lambda_max, ci, cr,
 --   consistent; one row per input row.
 -- method: eigenvector (default) takes the principal right eigenvector, normalised to sum 1,
@@ -34,42 +34,51 @@ create or replace macro ahp_evaluated(matrices) as table
         inner join ahp_parameters on random_index.n = ahp_parameters.matrix_order
     ),
 
+    -- each input matrix numbered, so that only its number and the power's cells go through
+    -- the squarings (the recursion keeps every step's rows: narrow rows cost less)
+    numbered_matrices as materialized (
+        select
+            input_matrices.*,
+            row_number() over () as matrix_number
+        -- matrices is the macro's parameter: the name of the caller's relation
+        from query_table(matrices) as input_matrices  -- noqa: RF02, RF03
+    ),
+
     -- A^(2^k) by repeated squaring. Each square is divided by the square of the previous
     -- entry sum so that values stay near 1 (a positive scale leaves the principal direction
     -- unchanged); the entry sum of a square is sum_k (column k sum) * (row k sum).
     ahp_powers as (
         select
-            input_matrices.*,
+            numbered_matrices.matrix_number,
             ahp_parameters.power_squarings as squarings_left,
             cast(
-                input_matrices.a_tt + input_matrices.a_th
-                + input_matrices.a_ti + input_matrices.a_to
-                + input_matrices.a_ht + input_matrices.a_hh
-                + input_matrices.a_hi + input_matrices.a_ho
-                + input_matrices.a_it + input_matrices.a_ih
-                + input_matrices.a_ii + input_matrices.a_io
-                + input_matrices.a_ot + input_matrices.a_oh
-                + input_matrices.a_oi + input_matrices.a_oo
+                numbered_matrices.a_tt + numbered_matrices.a_th
+                + numbered_matrices.a_ti + numbered_matrices.a_to
+                + numbered_matrices.a_ht + numbered_matrices.a_hh
+                + numbered_matrices.a_hi + numbered_matrices.a_ho
+                + numbered_matrices.a_it + numbered_matrices.a_ih
+                + numbered_matrices.a_ii + numbered_matrices.a_io
+                + numbered_matrices.a_ot + numbered_matrices.a_oh
+                + numbered_matrices.a_oi + numbered_matrices.a_oo
                 as double
             ) as entry_sum,
-            cast(input_matrices.a_tt as double) as p_tt,
-            cast(input_matrices.a_th as double) as p_th,
-            cast(input_matrices.a_ti as double) as p_ti,
-            cast(input_matrices.a_to as double) as p_to,
-            cast(input_matrices.a_ht as double) as p_ht,
-            cast(input_matrices.a_hh as double) as p_hh,
-            cast(input_matrices.a_hi as double) as p_hi,
-            cast(input_matrices.a_ho as double) as p_ho,
-            cast(input_matrices.a_it as double) as p_it,
-            cast(input_matrices.a_ih as double) as p_ih,
-            cast(input_matrices.a_ii as double) as p_ii,
-            cast(input_matrices.a_io as double) as p_io,
-            cast(input_matrices.a_ot as double) as p_ot,
-            cast(input_matrices.a_oh as double) as p_oh,
-            cast(input_matrices.a_oi as double) as p_oi,
-            cast(input_matrices.a_oo as double) as p_oo
-        -- matrices is the macro's parameter: the name of the caller's relation
-        from query_table(matrices) as input_matrices  -- noqa: RF02
+            cast(numbered_matrices.a_tt as double) as p_tt,
+            cast(numbered_matrices.a_th as double) as p_th,
+            cast(numbered_matrices.a_ti as double) as p_ti,
+            cast(numbered_matrices.a_to as double) as p_to,
+            cast(numbered_matrices.a_ht as double) as p_ht,
+            cast(numbered_matrices.a_hh as double) as p_hh,
+            cast(numbered_matrices.a_hi as double) as p_hi,
+            cast(numbered_matrices.a_ho as double) as p_ho,
+            cast(numbered_matrices.a_it as double) as p_it,
+            cast(numbered_matrices.a_ih as double) as p_ih,
+            cast(numbered_matrices.a_ii as double) as p_ii,
+            cast(numbered_matrices.a_io as double) as p_io,
+            cast(numbered_matrices.a_ot as double) as p_ot,
+            cast(numbered_matrices.a_oh as double) as p_oh,
+            cast(numbered_matrices.a_oi as double) as p_oi,
+            cast(numbered_matrices.a_oo as double) as p_oo
+        from numbered_matrices
         cross join ahp_parameters
 
         union all
@@ -124,29 +133,32 @@ create or replace macro ahp_evaluated(matrices) as table
     -- principal right eigenvector b; the row geometric means serve the geometric_mean method
     row_weights as (
         select
-            ahp_powers.*,
+            numbered_matrices.*,
+            ahp_powers.* exclude (ahp_powers.matrix_number),
             ahp_parameters.ahp_method,
             ahp_powers.p_tt + ahp_powers.p_th + ahp_powers.p_ti + ahp_powers.p_to as eigen_t,
             ahp_powers.p_ht + ahp_powers.p_hh + ahp_powers.p_hi + ahp_powers.p_ho as eigen_h,
             ahp_powers.p_it + ahp_powers.p_ih + ahp_powers.p_ii + ahp_powers.p_io as eigen_i,
             ahp_powers.p_ot + ahp_powers.p_oh + ahp_powers.p_oi + ahp_powers.p_oo as eigen_o,
             exp((
-                ln(ahp_powers.a_tt) + ln(ahp_powers.a_th)
-                + ln(ahp_powers.a_ti) + ln(ahp_powers.a_to)
+                ln(numbered_matrices.a_tt) + ln(numbered_matrices.a_th)
+                + ln(numbered_matrices.a_ti) + ln(numbered_matrices.a_to)
             ) / ahp_parameters.matrix_order) as geometric_t,
             exp((
-                ln(ahp_powers.a_ht) + ln(ahp_powers.a_hh)
-                + ln(ahp_powers.a_hi) + ln(ahp_powers.a_ho)
+                ln(numbered_matrices.a_ht) + ln(numbered_matrices.a_hh)
+                + ln(numbered_matrices.a_hi) + ln(numbered_matrices.a_ho)
             ) / ahp_parameters.matrix_order) as geometric_h,
             exp((
-                ln(ahp_powers.a_it) + ln(ahp_powers.a_ih)
-                + ln(ahp_powers.a_ii) + ln(ahp_powers.a_io)
+                ln(numbered_matrices.a_it) + ln(numbered_matrices.a_ih)
+                + ln(numbered_matrices.a_ii) + ln(numbered_matrices.a_io)
             ) / ahp_parameters.matrix_order) as geometric_i,
             exp((
-                ln(ahp_powers.a_ot) + ln(ahp_powers.a_oh)
-                + ln(ahp_powers.a_oi) + ln(ahp_powers.a_oo)
+                ln(numbered_matrices.a_ot) + ln(numbered_matrices.a_oh)
+                + ln(numbered_matrices.a_oi) + ln(numbered_matrices.a_oo)
             ) / ahp_parameters.matrix_order) as geometric_o
         from ahp_powers
+        inner join numbered_matrices
+            on ahp_powers.matrix_number = numbered_matrices.matrix_number
         cross join ahp_parameters
         where ahp_powers.squarings_left = 0
     ),
@@ -237,6 +249,7 @@ create or replace macro ahp_evaluated(matrices) as table
     final as (
         select
             consistency.* exclude (
+                consistency.matrix_number,
                 consistency.squarings_left,
                 consistency.entry_sum,
                 consistency.p_tt,

@@ -7,16 +7,12 @@
 --   stay unweighted.
 -- grain: one row per group
 -- key: round_id, group_type, sector_code, region_code (group_code is unique per group_type)
--- upstreams: intermediate.int_firms__scored, methodology.components, methodology.parameters,
+-- upstreams: intermediate.int_firms__scored, methodology.parameters,
 --   landing.run, macros priority_order and tcc_class_of
 with
 
 firms_scored as (
     select * from intermediate.int_firms__scored
-),
-
-components as (
-    select * from methodology.components
 ),
 
 parameters as (
@@ -33,9 +29,21 @@ weighting as (
     from firms_scored
 ),
 
+-- only the columns the statistics read: the four groups repeat every firm
 weighted_firms as (
     select
-        firms_scored.*,
+        firms_scored.sector_code,
+        firms_scored.region_code,
+        firms_scored.t,
+        firms_scored.h,
+        firms_scored.i,
+        firms_scored.o,
+        firms_scored.beta_t,
+        firms_scored.beta_h,
+        firms_scored.beta_i,
+        firms_scored.beta_o,
+        firms_scored.tcc,
+        firms_scored.tcc_class,
         weighting.weighted,
         case
             when weighting.weighted then firms_scored.sample_weight
@@ -142,44 +150,24 @@ group_statistics as (
     group by memberships.group_type, memberships.group_code
 ),
 
--- the group's mean components and mean betas in long form, for its priority
-group_components as (
+group_priorities as (
     select
         group_statistics.group_type,
         group_statistics.group_code,
-        components.component,
-        components.component_order,
-        case components.component
-            when 'T' then group_statistics.t_mean
-            when 'H' then group_statistics.h_mean
-            when 'I' then group_statistics.i_mean
-            when 'O' then group_statistics.o_mean
-        end as contribution,
-        case components.component
-            when 'T' then group_statistics.beta_t_mean
-            when 'H' then group_statistics.beta_h_mean
-            when 'I' then group_statistics.beta_i_mean
-            when 'O' then group_statistics.beta_o_mean
-        end as beta
-    from group_statistics
-    cross join components
-),
-
-group_priorities as (
-    select
-        group_components.group_type,
-        group_components.group_code,
         priority_order(
-            group_components.component,
-            group_components.component_order,
-            group_components.contribution,
-            group_components.beta,
+            group_statistics.t_mean,
+            group_statistics.h_mean,
+            group_statistics.i_mean,
+            group_statistics.o_mean,
+            group_statistics.beta_t_mean,
+            group_statistics.beta_h_mean,
+            group_statistics.beta_i_mean,
+            group_statistics.beta_o_mean,
             parameters.priority_rule,
             parameters.classification_decimals
         ) as priority
-    from group_components
+    from group_statistics
     cross join parameters
-    group by group_components.group_type, group_components.group_code
 ),
 
 final as (
