@@ -632,3 +632,18 @@ def test_other_formats_get_the_same_fixes_from_fastexcel_and_calamine(name):
     assert _load_grid(reader, path, "ods", "firms")[1].cells == (
         [(1, 8, "#DIV/0!", "error_cell")] if name == "error_cells.xlsx" else []
     )
+
+
+def test_a_quoted_line_break_is_one_cell_and_the_next_rows_keep_their_numbers(tmp_path):
+    round_ = good_round(2)
+    round_["firms"][0]["firm_name"] = "Usaha\nF001"  # Excel writes an Alt+Enter so, quoted
+    folder = write_csv(round_, tmp_path / "csv")
+    assert '"Usaha\nF001"' in (folder / "firms.csv").read_text()
+    ingest(tmp_path, folder)
+    firms = pq.read_table(tmp_path / "work" / "raw" / "firms.parquet").to_pandas()
+    assert list(firms["firm_name"]) == ["Usaha\nF001", "Usaha F002"]
+    assert list(firms["_row"]) == [2, 3]
+    # and a file without any quote is read the fast way, with the same rows
+    items = pq.read_table(tmp_path / "work" / "raw" / "items.parquet").to_pandas()
+    assert '"' not in (folder / "items.csv").read_text()
+    assert len(items) == 8 and list(items["_row"])[:2] == [2, 3]
