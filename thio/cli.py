@@ -48,11 +48,17 @@ def run_survey_flow(
     verbose: bool,
     mapping: str | None = None,
     force_warnings: bool = False,
+    dask: str | None = None,
 ) -> dict:
-    """Start the survey-round flow on the embedded defaults (ephemeral Prefect API)."""
+    """Start the survey-round flow on the embedded defaults (ephemeral Prefect API); with
+    ``dask`` (a scheduler address) the per-file tasks run on that Dask cluster."""
     _prepare_prefect(home, verbose)
     from flows.survey_round import survey_round
 
+    if dask:
+        from prefect_dask import DaskTaskRunner
+
+        survey_round = survey_round.with_options(task_runner=DaskTaskRunner(address=dask))
     return survey_round(
         round_id=round_id,
         inputs=inputs,
@@ -139,6 +145,13 @@ def cli() -> None:
     is_flag=True,
     help="Publish although warning expectations failed (a blocking one still blocks).",
 )
+@click.option(
+    "--dask",
+    metavar="ADDRESS",
+    envvar="THIO_DASK_ADDRESS",
+    help="Read the input files on this Dask cluster (e.g. tcp://scheduler:8786). "
+    "Env: THIO_DASK_ADDRESS.",
+)
 @click.option("--verbose", is_flag=True, help="Show Prefect's logs on the console.")
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True, path_type=str))
 def run_command(
@@ -147,6 +160,7 @@ def run_command(
     methodology: str | None,
     mapping: str | None,
     force_warnings: bool,
+    dask: str | None,
     verbose: bool,
     inputs: tuple[str, ...],
 ) -> None:
@@ -172,7 +186,7 @@ def run_command(
 
             mapping = str(load_mapping(mapping).path.resolve())  # likewise
         report = run_survey_flow(
-            round_id, list(inputs), home, methodology, verbose, mapping, force_warnings
+            round_id, list(inputs), home, methodology, verbose, mapping, force_warnings, dask
         )
     except ThioError as exc:
         click.echo(f"error: {exc}", err=True)

@@ -215,18 +215,29 @@ def ingest_inputs(
                 path, display, kind_hint, archive_dir, home, (mapped, round_id), limits
             )
             records.append(_record(read, seen, writers))
-    rows_read = writers.rows
-    raw_paths = {name: str(path.relative_to(work_dir)) for name, path in writers.paths.items()}
+    return _summarise(round_id, records, skipped, writers, work_dir, home, mapped)
 
+
+def _summarise(
+    round_id: str,
+    records: list[FileRecord],
+    skipped: list[dict[str, str]],
+    writers: _RawWriters,
+    work_dir: Path,
+    home: Path,
+    mapped: Any,
+) -> dict[str, Any]:
+    """The ingest.json of a round's records (written to ``work_dir``): the round's sheets
+    judged over the files that were read."""
+    raw_paths = {name: str(path.relative_to(work_dir)) for name, path in writers.paths.items()}
     read = [record for record in records if record.status == "read"]
     present = {sheet for record in read for sheet in record.sheets}
     missing = [sheet for sheet in REQUIRED_SHEETS if sheet not in present]
-
     result = {
         "round_id": round_id,
         "files": [asdict(record) for record in records],
         "skipped": skipped,
-        "rows_read": rows_read,
+        "rows_read": writers.rows,
         "raw": raw_paths,
         "missing_sheets": missing,
         "ok": not missing,
@@ -236,6 +247,96 @@ def ingest_inputs(
     (work_dir / "ingest.json").write_text(json.dumps(result, indent=1, ensure_ascii=False))
     pa.default_memory_pool().release_unused()  # hand the freed memory back to the system
     return result
+
+
+# ---------------------------------------------------------------- one file at a time
+# The flow reads the files of a round as separate tasks (on threads, or on a Dask
+# cluster): list_input_files, then ingest_file for each, then combine_files in input order.
+# The sequential ingest_inputs above gives the same ingest.json and raw frames.
+
+
+def list_input_files(inputs: list[str]) -> dict[str, Any]:
+    """The files of a round's inputs (a folder's CSV files and workbooks, in name order) and
+    the folder entries skipped: {"files": [{"number", "path", "display", "kind"}],
+    "skipped": [...]}."""
+    members, skipped = _expand_inputs([Path(path) for path in inputs])
+    files = [
+        {"number": number, "path": str(path), "display": display, "kind": kind}
+        for number, (path, display, kind) in enumerate(members)
+    ]
+    return {"files": files, "skipped": skipped}
+
+
+def ingest_file(
+    member: dict[str, str],
+    round_id: str,
+    home: Path,
+    part_dir: Path,
+    mapping: Path | None = None,
+    limits: IngestLimits | None = None,
+) -> dict[str, Any]:
+    """Archive and read one input file into ``part_dir/<sheet>.parquet``; returns its
+    record (an entry of ingest.json's ``files``) and ``part_dir``."""
+    round_id = check_round_id(round_id)
+    mapped = None
+    if mapping is not None:
+        from thio.mapping import load_mapping
+
+        mapped = load_mapping(mapping)
+    archive_dir = Path(home) / "raw" / round_id
+    archive_dir.mkdir(parents=True, exist_ok=True)
+    part_dir = Path(part_dir)
+    part_dir.mkdir(parents=True, exist_ok=True)
+    read = _read_one(
+        Path(member["path"]), member["display"], member["kind"], archive_dir, Path(home),
+        (mapped, round_id), limits,
+    )  # fmt: skip
+    with _RawWriters(part_dir) as writers:
+        record = _record(read, {}, writers)
+    return {"record": asdict(record), "part": str(part_dir)}
+
+
+def combine_files(
+    parts: list[dict[str, Any]],
+    skipped: list[dict[str, str]],
+    round_id: str,
+    home: Path,
+    work_dir: Path,
+    mapping: Path | None = None,
+) -> dict[str, Any]:
+    """The round's raw frames and ingest.json from the files read one at a time (``parts``
+    in input order), as :func:`ingest_inputs` makes them; a file repeating an earlier one is
+    set aside there too."""
+    round_id = check_round_id(round_id)
+    mapped = None
+    if mapping is not None:
+        from thio.mapping import load_mapping
+
+        mapped = load_mapping(mapping)
+    work_dir = Path(work_dir)
+    raw_dir = work_dir / "raw"
+    raw_dir.mkdir(parents=True, exist_ok=True)
+    records: list[FileRecord] = []
+    seen: dict[str, str] = {}
+    with _RawWriters(raw_dir) as writers:
+        for part in parts:
+            record = FileRecord(**part["record"])
+            records.append(record)
+            if record.sha256 in seen:
+                record.status = "rejected"
+                record.message = _repeated(record, seen[record.sha256])
+                record.sheets, record.rows_read = [], {}
+                record.unknown_sheets, record.unknown_columns = [], {}
+                continue
+            seen[record.sha256] = record.file_name
+            if record.status != "read":
+                continue
+            for name in record.sheets:
+                schema = _raw_schema(SHEETS[name])
+                text = [field.name for field in schema if pa.types.is_dictionary(field.type)]
+                table = pq.read_table(Path(part["part"]) / f"{name}.parquet", read_dictionary=text)
+                writers.write(name, table)
+    return _summarise(round_id, records, skipped, writers, work_dir, Path(home), mapped)
 
 
 # ---------------------------------------------------------------- files
@@ -330,13 +431,17 @@ def _read_one(
     return _FileRead(record, found, unknown_sheets, rejection)
 
 
+def _repeated(record: FileRecord, first: str) -> str:
+    return f"{record.file_name}: the same content as {first}, read once"
+
+
 def _record(read: _FileRead, seen: dict[str, str], writers: _RawWriters) -> FileRecord:
     """Judge a file read (in input order: a file repeating an earlier one is set aside)
     and hand its sheets to the writers."""
     record = read.record
     rejection = read.rejection
     if record.sha256 in seen:
-        rejection = f"{record.file_name}: the same content as {seen[record.sha256]}, read once"
+        rejection = _repeated(record, seen[record.sha256])
     else:
         seen[record.sha256] = record.file_name
         record.unknown_sheets = read.unknown_sheets

@@ -647,3 +647,49 @@ def test_a_quoted_line_break_is_one_cell_and_the_next_rows_keep_their_numbers(tm
     items = pq.read_table(tmp_path / "work" / "raw" / "items.parquet").to_pandas()
     assert '"' not in (folder / "items.csv").read_text()
     assert len(items) == 8 and list(items["_row"])[:2] == [2, 3]
+
+
+def test_files_read_one_at_a_time_combine_as_ingest_inputs_reads_them(tmp_path):
+    from thio.ingest import combine_files, ingest_file, list_input_files
+
+    round_ = good_round(4)
+    north = {
+        sheet: [r for r in rows if r["firm_id"] in ("F001", "F002")]
+        for sheet, rows in round_.items()
+    }
+    south = {
+        sheet: [r for r in rows if r["firm_id"] in ("F003", "F004")]
+        for sheet, rows in round_.items()
+    }
+    inputs = [
+        write_xlsx(north, tmp_path / "north.xlsx"),
+        write_csv(south, tmp_path / "south"),
+        tmp_path / "copy.xlsx",
+        tmp_path / "empty.xlsx",
+    ]
+    shutil.copyfile(inputs[0], inputs[2])  # the same bytes again: read once
+    inputs[3].write_bytes(b"")  # rejected
+    sequential = ingest_inputs(inputs, ROUND_ID, tmp_path / "home", tmp_path / "one")
+    listing = list_input_files([str(path) for path in inputs])
+    assert [member["display"] for member in listing["files"]] == [
+        "north.xlsx", "south/ahp.csv", "south/firms.csv", "south/items.csv", "south/sota.csv",
+        "copy.xlsx", "empty.xlsx",
+    ]  # fmt: skip
+    parts = [
+        ingest_file(member, ROUND_ID, tmp_path / "home", tmp_path / "parts" / str(index))
+        for index, member in enumerate(reversed(listing["files"]))  # any order of reading
+    ][::-1]
+    combined = combine_files(
+        parts, listing["skipped"], ROUND_ID, tmp_path / "home", tmp_path / "many"
+    )
+    assert combined["files"] == sequential["files"]
+    assert combined["rows_read"] == sequential["rows_read"] == {
+        # 4 firms, one item per component, 5 + 5 + 4 + 5 criteria, 6 AHP pairs each
+        "firms": 4, "items": 16, "sota": 76, "ahp": 24, "weights": 0, "programs": 0,
+    }  # fmt: skip
+    assert [f["status"] for f in combined["files"]] == ["read"] * 5 + ["rejected"] * 2
+    assert combined["files"][5]["message"] == "copy.xlsx: the same content as north.xlsx, read once"
+    for sheet in ("firms", "items", "sota", "ahp", "weights"):
+        one = pq.read_table(tmp_path / "one" / "raw" / f"{sheet}.parquet")
+        many = pq.read_table(tmp_path / "many" / "raw" / f"{sheet}.parquet")
+        assert many.equals(one), sheet
