@@ -974,9 +974,11 @@ def _read_csv_table(
     bad_rows: list[Any] = []
     blank_rows: list[Any] = []  # ragged rows of nothing but separators and spaces
     skipped: list[int] = []  # their line numbers
-    # a line break inside a value needs quotes around it; arrow parses twice as fast when
-    # told there is none, so a file without a quote character is read so
+    # arrow parses about twice as fast when told no value spans lines; it cannot cut a file
+    # whose quoted value does into blocks and says so (an ArrowInvalid, never a wrong row),
+    # and the file is read again allowing it. A file without a quote has no such value.
     quoted = _contains_quote(path)
+    newlines = False
 
     def on_invalid(row: Any) -> str:
         if not (row.text or "").strip(f' \t\r\n"{delimiter}'):
@@ -999,7 +1001,7 @@ def _read_csv_table(
             ),
             parse_options=pacsv.ParseOptions(
                 delimiter=delimiter,
-                newlines_in_values=quoted,
+                newlines_in_values=newlines,
                 ignore_empty_lines=False,
                 invalid_row_handler=handler,
             ),
@@ -1015,6 +1017,7 @@ def _read_csv_table(
         )
 
     def read_checked(encoding: str) -> pa.Table | None:
+        nonlocal newlines
         bad_rows.clear()
         blank_rows.clear()
         skipped.clear()
@@ -1023,6 +1026,9 @@ def _read_csv_table(
         except pa.ArrowInvalid as exc:
             if _is_utf8_error(exc):
                 raise
+            if quoted and not newlines:
+                newlines = True  # a value may span lines: read again allowing it
+                return read_checked(encoding)
             # once more, single-threaded, for the row numbers
             table = read(False, encoding, on_invalid)
             if bad_rows:

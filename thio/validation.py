@@ -299,10 +299,26 @@ def _validate(work_dir: Path, round_id: str, methodology: Methodology) -> dict[s
 
         def write(*names: str) -> None:
             for state in sorted((sheets[name] for name in names), key=len, reverse=True):
+                if state.name in early:
+                    continue
                 path = accepted / f"{state.name}.parquet"
-                writes.append(pool.submit(_write_accepted, state, path))
+                writes.append(pool.submit(_write_accepted, state, path, state.good))
 
+        # The biggest sheet is written while the cross-sheet rules run, with the rows good
+        # so far: those rules seldom quarantine one of its rows, and when they do, it is
+        # written again (the file is the same either way; only its writing moved earlier).
+        early: dict[str, tuple[np.ndarray, Any]] = {}
+        if biggest in ("firms", "items", "sota", "programs"):
+            good = sheets[biggest].good
+            path = accepted / f"{biggest}.parquet"
+            early[biggest] = (good, pool.submit(_write_accepted, sheets[biggest], path, good))
         known_firms, excluded = _check_firm_data(sheets, methodology)
+        for name, (good, writing) in early.items():
+            writes.append(writing)
+            if not np.array_equal(good, sheets[name].good):
+                writing.result()
+                path = accepted / f"{name}.parquet"
+                writes.append(pool.submit(_write_accepted, sheets[name], path, sheets[name].good))
         write("firms", "items", "sota", "programs")  # no rule below touches these
         firms = sheets["firms"]
         accepted_sectors = _unique(firms.text("sector_code").filter(pa.array(firms.good)))
@@ -914,8 +930,10 @@ def _accepted_schema(sheet: Sheet) -> pa.Schema:
     return pa.schema([pa.field(name, _ARROW_TYPES[kind]) for name, kind in landing_columns(sheet)])
 
 
-def _write_accepted(state: _Sheet, path: Path) -> None:
-    """The typed frame's good rows, with the landing types (see ``_accepted_schema``).
+def _write_accepted(state: _Sheet, path: Path, good: np.ndarray) -> None:
+    """The typed frame's rows where ``good`` (a copy of ``state.good`` taken when the
+    writing was asked for: rules may go on marking rows meanwhile), with the landing types
+    (see ``_accepted_schema``).
 
     The text columns are written as the dictionary-encoded arrays they are (parquet takes
     the dictionary, not a string per row); the file carries no Arrow schema, so they read
@@ -940,8 +958,8 @@ def _write_accepted(state: _Sheet, path: Path) -> None:
             columns.append(_array(state.raw.column(name)))
             dtypes[name] = np.dtype("int64") if name == "_row" else pd.StringDtype(na_value=np.nan)
     table = pa.Table.from_arrays(columns, names=schema.names)
-    if state.bad.any():
-        table = table.filter(pa.array(state.good))  # Arrow's filter: no per-row Python
+    if not good.all():
+        table = table.filter(pa.array(good))  # Arrow's filter: no per-row Python
     empty = pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in dtypes.items()})
     metadata = pa.Table.from_pandas(empty, schema=schema, preserve_index=False).schema.metadata
     text = [field_.name for field_ in schema if field_.type == pa.string()]

@@ -693,3 +693,22 @@ def test_files_read_one_at_a_time_combine_as_ingest_inputs_reads_them(tmp_path):
         one = pq.read_table(tmp_path / "one" / "raw" / f"{sheet}.parquet")
         many = pq.read_table(tmp_path / "many" / "raw" / f"{sheet}.parquet")
         assert many.equals(one), sheet
+
+
+def test_quoted_line_breaks_across_arrow_blocks_are_read_whole(tmp_path):
+    # every field quoted (as pyarrow and some tools write), a line break in every 997th name,
+    # and enough rows (~5 MB) that arrow's 1 MiB blocks fall anywhere
+    folder = tmp_path / "csv"
+    folder.mkdir()
+    lines = ['"round_id","firm_id","firm_name","sector_code","region_code","survey_date"']
+    for number in range(100_000):
+        name = f"Usaha\n{number}" if number % 997 == 0 else f"Usaha {number}"
+        lines.append(f'"{ROUND_ID}","F{number:06d}","{name}","10","6474","2023-01-11"')
+    (folder / "firms.csv").write_text("\n".join(lines) + "\n")
+    result = ingest(tmp_path, folder)
+    assert result["rows_read"]["firms"] == 100_000
+    firms = pq.read_table(tmp_path / "work" / "raw" / "firms.parquet").to_pandas()
+    assert firms["firm_name"].iloc[997] == "Usaha\n997"
+    assert firms["firm_id"].iloc[99_999] == "F099999"
+    # row numbers count records, as Excel shows the file (a cell's line break is in its row)
+    assert firms["_row"].iloc[998] == 998 + 2

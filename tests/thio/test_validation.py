@@ -314,6 +314,11 @@ def test_unknown_firm_and_item(tmp_path):
     ]
     assert run.result["n_unknown_firm_ids"] == 1
     assert run.result["n_firms_with_problems"] == 2  # F001 (a bad sota row) and F999
+    # sota, the biggest sheet, is written while the cross-sheet rules run, then again
+    # without the row they quarantined
+    sota = run.accepted("sota")
+    assert "T7" not in set(sota["item_id"])
+    assert len(sota) == run.result["sheets"]["sota"]["rows_accepted"] > 0
 
 
 def test_duplicate_firm_across_two_files_names_both_places(tmp_path):

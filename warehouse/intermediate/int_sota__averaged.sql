@@ -2,7 +2,10 @@
 --   (method.md section 3). A rater scores a criterion once (validation rejects a repeated
 --   firm, component, item, criterion and rater, a blank rater read as default_rater), so the
 --   rows of a criterion are its raters: count(*) counts them without a distinct count, which
---   costs more than the whole mean over millions of ratings.
+--   costs more than the whole mean over millions of ratings. Validation also rejects a
+--   criterion scored under a component it does not belong to, so the criterion names the
+--   component: grouping by firm, item and criterion makes the same groups as with the
+--   component too, with one text key fewer to hash (a quarter of the model's cost).
 -- grain: one row per firm x component x item x criterion
 -- key: firm_id, component, item_id, criterion
 -- upstreams: staging.stg_sota
@@ -15,13 +18,13 @@ sota as (
 final as (
     select
         sota.firm_id,
-        sota.component,
+        any_value(sota.component) as component,
         sota.item_id,
         sota.criterion,
         avg(sota.score) as mean_score,
         count(*) as n_raters
     from sota
-    group by sota.firm_id, sota.component, sota.item_id, sota.criterion
+    group by sota.firm_id, sota.item_id, sota.criterion
 )
 
 select * from final
