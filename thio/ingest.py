@@ -102,6 +102,7 @@ from thio.containers import (
     check_zip,
     safe_name,
     scan_sheet_xml,
+    sheet_member,
 )
 from thio.contract import PROVENANCE_COLUMNS, SHEETS, Sheet, check_round_id
 from thio.errors import ThioError
@@ -829,9 +830,6 @@ def _first_used_row(path: Path, kind: str, sheet_name: str) -> int:
         return 0
 
 
-_MAIN_NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
-_REL_NS = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
-_PKG_REL_NS = "{http://schemas.openxmlformats.org/package/2006/relationships}"
 _CELL_RE = re.compile(rb"<(?:\w+:)?c\b([^>]*?)(/>|>(.*?)</(?:\w+:)?c>)", re.DOTALL)
 _CELL_REF_RE = re.compile(rb'\br="[A-Z]+(\d+)"')
 _VALUE_RE = re.compile(rb"<(?:\w+:)?(?:v|is)\b")
@@ -841,19 +839,9 @@ def _xlsx_first_used_row(path: Path, sheet_name: str) -> int | None:
     """Scan the start of the sheet's XML for the first cell with a value (None: unsure)."""
     try:
         with zipfile.ZipFile(path) as archive:
-            workbook = ElementTree.fromstring(archive.read("xl/workbook.xml"))
-            relations = ElementTree.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
-            rel_id = None
-            for element in workbook.iter(f"{_MAIN_NS}sheet"):
-                if element.get("name") == sheet_name:
-                    rel_id = element.get(f"{_REL_NS}id")
-            target = None
-            for element in relations.iter(f"{_PKG_REL_NS}Relationship"):
-                if element.get("Id") == rel_id:
-                    target = element.get("Target")
-            if not target:
+            member = sheet_member(archive, sheet_name)
+            if member is None:
                 return None
-            member = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
             with archive.open(member) as stream:
                 buffer = b""
                 for _ in range(64):  # at most 4 MiB of XML before the first value
