@@ -2,12 +2,15 @@
 
 Given the same input files the pipeline reads (workbooks ``.xlsx`` and/or folders of contract
 CSV files), :func:`run_floor` reads them straight into Arrow (fastexcel for workbooks,
-pyarrow.csv for CSV folders) and computes, in ONE DuckDB query: normalised SOTA per item ->
+pyarrow.csv for CSV folders) and computes, in one DuckDB query: normalised SOTA per item ->
 item contribution c -> component contributions T, H, I, O -> AHP intensities (each
 respondent's principal eigenvector by repeated squaring, as the methodology's power method,
 or the geometric-mean method when the methodology says so; CR; AIJ of the consistent
 respondents; the scope chain firm AHP -> firm weights -> panel AHP -> panel weights ->
-default) -> TCC -> class. It returns the seconds spent per phase.
+default) -> TCC -> class and technology level -> improvement priority (section 8); then, in a
+second query over that firm table, the technometric map of section 9 (per group: all,
+sector, region, sector x region; weighted means, quartiles, class counts and shares,
+first-priority shares, the group's priority). It returns the seconds spent per phase.
 
 No validation, quarantine, provenance or publication: this is the lower bound the pipeline's
 own timing is compared with. It assumes contract-conform input (lower-case contract headers,
@@ -183,8 +186,69 @@ def _eigen_ctes(name: str, source: str, keys: str, method: str) -> str:
 )"""
 
 
-def floor_sql(method: str = "eigenvector") -> str:
-    """The one query: a row per complete firm with T, H, I, O, betas, TCC and class."""
+def _priority_sql(rule: str, *columns: str) -> str:
+    """Section 8: the components ranked for upgrading ("H,I,T,O") from the columns of the
+    four contributions then the four betas; keys rounded to $decimals, ties in THIO order."""
+    contributions, betas = columns[:4], columns[4:]
+    keys = {
+        "lowest_contribution": [f"round({c}, $decimals)" for c in contributions],
+        "highest_intensity": [f"-round({b}, $decimals)" for b in betas],
+        "weighted_gap": [
+            f"-round({b} * (1 - {c}), $decimals)" for c, b in zip(contributions, betas, strict=True)
+        ],
+    }[rule]
+    ranked = ", ".join(
+        f"{{'k': {key}, 'n': {n}, 'c': '{code}'}}"
+        for n, (key, code) in enumerate(zip(keys, _ORDER, strict=True))
+    )
+    return f"array_to_string(list_transform(list_sort([{ranked}]), lambda x: x.c), ',')"
+
+
+def groups_sql(rule: str, classes: list[str]) -> str:
+    """Section 9 over the firm result ``firm_result``: per group (all, sector, region,
+    sector x region) n, weighted means, quantiles, class counts and shares, first-priority
+    shares, and the group's own priority from its mean components and betas."""
+    per_class = ", ".join(
+        f"count(*) filter (where tcc_class = '{code}') as n_{code}, "
+        f"coalesce(sum(w) filter (where tcc_class = '{code}'), 0) / sum(w) as share_{code}"
+        for code in classes
+    )
+    first = ", ".join(
+        f"coalesce(sum(w) filter (where first = '{code}'), 0) / sum(w) as first_share_{code}"
+        for code in _ORDER
+    )
+    means = ", ".join(
+        f"sum(w * {c}) / sum(w) as {c}_mean"
+        for c in ("tcc", "t", "h", "i", "o", "beta_t", "beta_h", "beta_i", "beta_o")
+    )
+    means_of = [f"{c}_mean" for c in ("t", "h", "i", "o", "beta_t", "beta_h", "beta_i", "beta_o")]
+    return f"""
+with weighting as (
+  select bool_or(sample_weight is not null) as weighted from firm_result
+),
+weighted as (
+  select firm_result.*, case when weighted then sample_weight else 1.0 end as w,
+    split_part(priority, ',', 1) as first
+  from firm_result cross join weighting
+),
+grouped as (
+  select grouping(sector_code, region_code) as grouping_set, sector_code, region_code,
+    count(*) as n_firms, sum(w) as weight_sum, {means},
+    quantile_cont(tcc, [0.25, 0.5, 0.75]) as tcc_quartiles, min(tcc) as tcc_min,
+    max(tcc) as tcc_max, {per_class}, {first}
+  from weighted
+  group by grouping sets ((), (sector_code), (region_code), (sector_code, region_code))
+)
+select grouped.*, cl.tcc_class as tcc_mean_class, {_priority_sql(rule, *means_of)} as priority
+from grouped
+left join classes cl
+  on round(tcc_mean, $decimals) > cl.lower_bound and round(tcc_mean, $decimals) <= cl.upper_bound
+"""
+
+
+def floor_sql(method: str = "eigenvector", rule: str = "lowest_contribution") -> str:
+    """The firm query: a row per complete firm with T, H, I, O, betas, TCC, class and
+    priority."""
     pair_columns = ", ".join(
         f"max(a) filter (where pair = '{i}{j}') as {_pair_column(i, j)}" for i, j in _UPPER
     )
@@ -270,12 +334,12 @@ given as materialized (
 ),
 firm as (
   select f.firm_id, any_value(f.sector_code) as sector_code,
-    any_value(f.region_code) as region_code
+    any_value(f.region_code) as region_code, any_value(f.sample_weight) as sample_weight
   from firms f
   group by f.firm_id
 ),
 chosen as (
-  select f.firm_id, f.sector_code, f.region_code, c.t, c.h, c.i, c.o,
+  select f.firm_id, f.sector_code, f.region_code, f.sample_weight, c.t, c.h, c.i, c.o,
     case when fa.scope_id is not null then 'firm_ahp'
          when fw.scope_id is not null then 'firm_weights'
          when pa.scope_id is not null then 'panel_ahp'
@@ -294,7 +358,7 @@ chosen as (
   where c.t is not null and c.h is not null and c.i is not null and c.o is not null
 ),
 betas as (
-  select firm_id, sector_code, region_code, t, h, i, o, beta_source,
+  select firm_id, sector_code, region_code, sample_weight, t, h, i, o, beta_source,
     case beta_source when 'firm_ahp' then fa0 when 'firm_weights' then fw0
       when 'panel_ahp' then pa0 when 'panel_weights' then pw0 else $beta_t end as beta_t,
     case beta_source when 'firm_ahp' then fa1 when 'firm_weights' then fw1
@@ -310,7 +374,8 @@ tcc as (
   select *, exp(beta_t * ln(t) + beta_h * ln(h) + beta_i * ln(i) + beta_o * ln(o)) as tcc
   from betas
 )
-select tcc.*, cl.tcc_class, cl.technology_level
+select tcc.*, cl.tcc_class, cl.technology_level,
+  {_priority_sql(rule, "t", "h", "i", "o", "beta_t", "beta_h", "beta_i", "beta_o")} as priority
 from tcc
 left join classes cl
   on round(tcc.tcc, $decimals) > cl.lower_bound and round(tcc.tcc, $decimals) <= cl.upper_bound
@@ -369,10 +434,12 @@ def run_floor(
     threads: int | None = None,
     keep_result: bool = False,
 ) -> dict[str, Any]:
-    """Read the inputs and compute the round in one DuckDB query; seconds per phase.
+    """Read the inputs and compute the round (the firm query, then the groups query over
+    its result); seconds per phase.
 
     Returns ``{"read_s", "compute_s", "total_s", "n_firms", "rows": {sheet: n}, "inputs",
-    "method"}`` and, with ``keep_result``, ``"result"``: the firm table (a pyarrow Table).
+    "method"}`` and, with ``keep_result``, ``"result"``: the firm table, and ``"groups"``:
+    the group table (pyarrow Tables).
     """
     methodology = methodology or load_methodology()
     method = methodology.settings["ahp"].get("method", "eigenvector")
@@ -382,13 +449,20 @@ def run_floor(
 
     con = duckdb.connect()
     try:
+        con.execute("set enable_progress_bar = false")  # its drawing is no part of the work
         if threads:
             con.execute(f"set threads = {int(threads)}")
         for name, table in {**tables, **_settings_tables(methodology)}.items():
             con.register(name, table)
-        sql = floor_sql(method)
-        params = {k: v for k, v in _parameters(methodology).items() if f"${k}" in sql}
+        rule = methodology.settings.get("priority_rule", "lowest_contribution")
+        parameters = _parameters(methodology)
+        sql = floor_sql(method, rule)
+        params = {k: v for k, v in parameters.items() if f"${k}" in sql}
         result = con.sql(sql, params=params).to_arrow_table()
+        con.register("firm_result", result)
+        sql = groups_sql(rule, [band["code"] for band in methodology.settings["classes"]])
+        params = {k: v for k, v in parameters.items() if f"${k}" in sql}
+        groups = con.sql(sql, params=params).to_arrow_table()
     finally:
         con.close()
     done = time.perf_counter()
@@ -404,6 +478,7 @@ def run_floor(
     }
     if keep_result:
         out["result"] = result
+        out["groups"] = groups
     return out
 
 

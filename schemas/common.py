@@ -84,7 +84,7 @@ class RuleBook:
         """The firm id pattern of the input contract (firms and programs sheets)."""
         return self.check(
             "firm_id_pattern",
-            lambda series: series.str.fullmatch(FIRM_ID_PATTERN),
+            lambda series: fullmatch(series, FIRM_ID_PATTERN),
             "pattern",
             "{value} is not a valid firm id (1 to 64 of A-Z a-z 0-9 . _ -)",
         )
@@ -97,6 +97,20 @@ class RuleBook:
             raise ValueError(f"check {name} defined twice")
         self.rules[name] = Rule(code, message, column)
         return pa.Check(function, name=name)
+
+
+def fullmatch(series: pd.Series, pattern: str) -> pd.Series:
+    """Whether each text value matches ``pattern`` as a whole (null: False), as
+    ``series.str.fullmatch``. A categorical Series (the validation step's text, e.g. 100,000
+    firm ids) has its distinct values matched once each by Arrow's regex kernel (RE2: the
+    same matches as Python's ``re`` for a pattern of ASCII classes, as the firm id's).
+    """
+    if not isinstance(series.dtype, pd.CategoricalDtype):
+        return series.str.fullmatch(pattern)
+    categories = pa_arrow.array(series.cat.categories.array, type=pa_arrow.large_string())
+    hits = pc.match_substring_regex(categories, f"^(?:{pattern})$")
+    table = np.append(np.asarray(hits.to_numpy(zero_copy_only=False), dtype=bool), False)
+    return pd.Series(table[series.array.codes], index=series.index, copy=False)
 
 
 def fmt(number: float) -> str:
@@ -113,7 +127,7 @@ def unique_key(key: list[str]) -> pa.Check:
     hash kernel and finds equal keys by sorting the combined codes (:func:`duplicated`).
     """
     return pa.Check(
-        lambda frame: pd.Series(~duplicated(frame, key), index=frame.index),
+        lambda frame: pd.Series(~duplicated(frame, key), index=frame.index, copy=False),
         name=KEY_CHECK,
         ignore_na=False,
     )
@@ -122,30 +136,139 @@ def unique_key(key: list[str]) -> pa.Check:
 def duplicated(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
     """Rows whose values of ``columns`` (together) another row has as well."""
     length = len(frame)
-    key = np.zeros(length, dtype="int64")
-    size = 1
+    coded = []
     for name in columns:
-        codes, values = value_codes(frame[name])
-        width = len(values) + 1
+        series = frame[name]
+        if isinstance(series.dtype, pd.CategoricalDtype):  # no list of the values needed
+            coded.append((series.array.codes, len(series.cat.categories)))
+        else:
+            codes, values = value_codes(series)
+            coded.append((codes, len(values)))
+    found = repeated_rows(coded, length)
+    if found is None:
+        return np.zeros(length, dtype=bool)
+    order, starts = found
+    # sorted, a row is repeated when it is not alone between two key starts
+    same = ~starts[1:]  # a row with the key of the row before it
+    repeated = np.zeros(length, dtype=bool)
+    repeated[1:] = same
+    repeated[:-1] |= same
+    result = np.empty(length, dtype=bool)
+    result[order] = repeated
+    return result
+
+
+Coded = list[tuple[np.ndarray, int]]
+"""Columns as (codes, -1 for null; the number of distinct values), null a value of its own."""
+
+
+def repeated_rows(
+    columns: Coded, length: int, then: Coded | None = None
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Whether rows repeat their values of the columns together: None when no two rows do;
+    else (a stable order of the rows by those values, and where in that order each distinct
+    combination starts: its first row comes first).
+
+    ``columns`` (labels: ids, codes) are combined outermost first in the order of how often
+    their value changes from one row to the next: a sheet's rows come grouped (a firm's
+    items, an item's raters, a rater's criteria), and the combined key then increases along
+    the rows -- all distinct, checked block by block in small reused buffers, with no
+    array as long as the sheet. ``then`` (measures: scores, dates, in no particular order)
+    come after, as given, when the labels do not increase: then the whole key is built and
+    sorted (a merge sort: quick on nearly ordered keys), not hashed.
+    """
+    if length < 2:
+        return None
+    if len(columns) > 1:
+        counts = [_changes(codes) for codes, _ in columns]
+        columns = [columns[index] for index in np.argsort(counts, kind="stable")]
+    size = 1
+    for _, n_values in columns:
+        size *= n_values + 1
+    # labels all distinct: so are the rows
+    if columns and size < 2**62 and _increasing(columns, length, _key_dtype(size)):
+        return None
+    key = combined_key([*columns, *(then or [])], length)
+    order = np.argsort(key, kind="stable")
+    ordered = key[order]
+    del key
+    starts = np.empty(length, dtype=bool)
+    starts[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=starts[1:])
+    del ordered
+    if starts.all():
+        return None
+    return order, starts
+
+
+def combined_key(columns: Coded, length: int) -> np.ndarray:
+    """One integer per row standing for its values of the columns together (equal keys for
+    equal values in every column), ordered as the columns one within the other.
+
+    A mixed-radix number, a digit per column: codes + 1 in base n_values + 1; the "+ 1" of
+    every digit adds up to a constant, left out (the keys stay distinct and in the same
+    order, some negative): two passes a column. int32 when the code space allows (half the
+    memory to write), else int64, renumbered when it would outgrow int64.
+    """
+    if not columns:
+        return np.zeros(length, dtype="int32")
+    size = 1
+    for _, n_values in columns:
+        size *= n_values + 1
+    first, n_first = columns[0]
+    key = np.array(first, dtype=_key_dtype(size))
+    size = n_first + 1
+    for codes, n_values in columns[1:]:
+        width = n_values + 1
         if size * width >= 2**62:  # keep the combined code within int64
             dense, uniques = pd.factorize(key)
             key, size = dense.astype("int64"), len(uniques)
         key *= width
         key += codes
-        key += 1  # null (-1) is a value of its own
         size *= width
-    if length < 2 or bool(np.all(key[1:] > key[:-1])):  # in key order already: all unique
-        return np.zeros(length, dtype=bool)
-    order = np.argsort(key, kind="stable")  # a merge sort: quick on (nearly) ordered keys
-    key = key[order]
-    same = key[1:] == key[:-1]
-    del key
-    repeated = np.zeros(length, dtype=bool)
-    repeated[1:] |= same
-    repeated[:-1] |= same
-    result = np.empty(length, dtype=bool)
-    result[order] = repeated
-    return result
+    return key
+
+
+def _key_dtype(size: int) -> str:
+    return "int32" if size <= 2**31 - 1 else "int64"
+
+
+# Keys are checked in blocks of this many rows (buffers that stay in the CPU cache).
+_BLOCK_ROWS = 1 << 16
+
+
+def _increasing(columns: Coded, length: int, dtype: str) -> bool:
+    """Whether the combined key (:func:`combined_key`) increases along the rows, computed a
+    block at a time in two reused buffers."""
+    key = np.empty(_BLOCK_ROWS + 1, dtype=dtype)
+    greater = np.empty(_BLOCK_ROWS, dtype=bool)
+    first, _ = columns[0]
+    for start in range(0, length - 1, _BLOCK_ROWS):
+        low, high = start, min(start + _BLOCK_ROWS + 1, length)  # a row shared with the next
+        block = key[: high - low]
+        np.copyto(block, first[low:high], casting="unsafe")
+        for codes, n_values in columns[1:]:
+            block *= n_values + 1
+            block += codes[low:high]
+        if not np.greater(block[1:], block[:-1], out=greater[: high - low - 1]).all():
+            return False
+    return True
+
+
+# How often a column's value changes is counted on this many blocks of rows of this size
+# spread over a long sheet (the rows' grouping shows in any part of the sheet).
+_SAMPLE_BLOCKS, _SAMPLE_ROWS = 64, 1024
+
+
+def _changes(codes: np.ndarray) -> int:
+    """How many times the codes change from one row to the next (in a long column: in a
+    sample of blocks of rows)."""
+    length = len(codes)
+    if length <= 2 * _SAMPLE_BLOCKS * _SAMPLE_ROWS:
+        return int(np.count_nonzero(codes[1:] != codes[:-1]))
+    starts = np.linspace(0, length - _SAMPLE_ROWS, _SAMPLE_BLOCKS).astype("int64")
+    blocks = codes[starts[:, None] + np.arange(_SAMPLE_ROWS)]
+    return int(np.count_nonzero(blocks[:, 1:] != blocks[:, :-1]))
 
 
 Codes = tuple[np.ndarray, list[Any]]
@@ -194,7 +317,7 @@ def value_codes(series: pd.Series) -> Codes:
     """
     if isinstance(series.dtype, pd.CategoricalDtype):
         # the validation step's text: codes and distinct values as they are
-        return np.asarray(series.cat.codes), series.cat.categories.tolist()
+        return series.array.codes, series.cat.categories.tolist()
     data = _arrow_data(series)
     if data is not None:
         known = _KNOWN_CODES.get(id(data))

@@ -48,7 +48,7 @@ def build_schema(methodology: Methodology, round_id: str) -> SheetSchema:
         table = np.ones((len(criteria) + 1, len(components) + 1), dtype=bool)  # +1: null
         table[:-1, :-1] = owners[:, None] == given[None, :]
         ok = table[criterion_codes, component_codes]  # code -1 (null) picks the last
-        return pd.Series(ok, index=frame.index)
+        return pd.Series(ok, index=frame.index, copy=False)
 
     schema = pa.DataFrameSchema(
         {

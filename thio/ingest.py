@@ -121,6 +121,11 @@ _TEXT_DICTIONARY = pa.dictionary(pa.int32(), pa.string())
 _HASH_CHUNK = 1 << 20
 _HEAD_BYTES = 4096
 _WRITE_BATCH_ROWS = 1 << 16  # rows encoded at a time by the parquet writer
+# bytes of CSV text per parsing block: each block's columns get their own dictionary,
+# unified afterwards; 16 MiB blocks still keep two threads busy on a file of a few dozen MB
+# and make a sixteenth of arrow's 1 MiB default's dictionaries (0.3-0.4 CPU s less on a
+# 4.6M-row sota.csv)
+_CSV_BLOCK_BYTES = 16 << 20
 PROBLEMS_COLUMN = "_problems"  # "<column>:<rule>;..." of a raw row's cells at fault, else null
 # Excel's error values, as a cell shows them and as Excel writes them into a CSV file.
 EXCEL_ERRORS = (
@@ -985,6 +990,7 @@ def _read_csv_table(
                 column_names=names,
                 skip_rows=skip_rows,
                 use_threads=use_threads,
+                block_size=_CSV_BLOCK_BYTES,
                 encoding=encoding,
             ),
             parse_options=pacsv.ParseOptions(

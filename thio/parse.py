@@ -8,6 +8,9 @@ boolean array that is True where a non-empty cell could not be parsed. The valid
 turns ``invalid`` into quarantine records with the parser's rule code and message
 (:data:`PARSERS`), so each type rule lives here and only here.
 
+Series are built with ``copy=False``: pandas 3 copies a numpy array or an extension array
+it is given otherwise (millions of rows, memory to clear).
+
 A column of a survey has few distinct values (scores, components, dates, judgments, focus
 lists), so every kind is parsed once per distinct value and mapped back by the codes of the
 distinct values -- the dictionary of a dictionary-encoded column as it comes, or Arrow's
@@ -130,23 +133,48 @@ def text_series(values: Text) -> pd.Series:
     return values.to_pandas()
 
 
+def indices(array: pa.DictionaryArray) -> np.ndarray:
+    """A dictionary-encoded column's indices as numpy, -1 for null: the Arrow buffer itself
+    when no value is null (``fill_null`` would copy it all the same)."""
+    if array.null_count == 0:
+        return array.indices.to_numpy(zero_copy_only=False)
+    return pc.fill_null(array.indices, -1).to_numpy(zero_copy_only=False)
+
+
+def _text_index(values: pa.Array) -> pd.Index:
+    """Arrow text as a pandas ``str`` Index, without a Python string per value."""
+    if values.type not in (pa.string(), pa.large_string()):
+        values = values.cast(pa.large_string())
+    return pd.Index(values.to_pandas(types_mapper=_STR_TYPES.get), dtype="str")
+
+
+_STR_TYPES = {
+    pa.string(): pd.StringDtype(na_value=np.nan),
+    pa.large_string(): pd.StringDtype(na_value=np.nan),
+}
+
+
 def text_categories(array: pa.DictionaryArray, index: pd.Index | None = None) -> pd.Series:
     """A dictionary-encoded text column as a pandas categorical Series: the rows' codes into
     the distinct values, nothing decoded per row (a value twice in the dictionary is made
     unique first). The typed frame the pandera schemas validate holds text this way."""
-    codes = pc.fill_null(array.indices, -1).to_numpy(zero_copy_only=False)
+    codes = indices(array)
     dictionary = array.dictionary
     if dictionary.null_count:
         return text_series(array).set_axis(
             index if index is not None else pd.RangeIndex(len(codes))
         )
-    unique = pc.dictionary_encode(dictionary)
-    if len(unique.dictionary) != len(dictionary):
+    try:  # pandas checks that the categories are unique (as a dictionary's are, as a rule)
+        values = pd.Categorical.from_codes(
+            codes, categories=_text_index(dictionary), validate=False
+        )
+    except ValueError:
+        unique = pc.dictionary_encode(dictionary)
         codes = np.append(unique.indices.to_numpy(zero_copy_only=False), -1)[codes]
-        dictionary = unique.dictionary
-    categories = pd.Index(dictionary.to_pylist(), dtype="str")
-    values = pd.Categorical.from_codes(codes, categories=categories, validate=False)
-    return pd.Series(values, index=index if index is not None else pd.RangeIndex(len(codes)))
+        categories = _text_index(unique.dictionary)
+        values = pd.Categorical.from_codes(codes, categories=categories, validate=False)
+    index = index if index is not None else pd.RangeIndex(len(codes))
+    return pd.Series(values, index=index, copy=False)
 
 
 def distinct(values: Text) -> tuple[np.ndarray, pa.Array]:
@@ -158,8 +186,7 @@ def distinct(values: Text) -> tuple[np.ndarray, pa.Array]:
     array = _arrow(values)
     if not pa.types.is_dictionary(array.type):
         array = pc.dictionary_encode(array)
-    codes = pc.fill_null(array.indices, -1).to_numpy(zero_copy_only=False)
-    return codes, array.dictionary
+    return indices(array), array.dictionary
 
 
 def _map_distinct(
@@ -175,10 +202,10 @@ def _map_distinct(
     """
     codes, uniques = distinct(values)
     parsed = [function(value) for value in uniques.to_pylist()]
-    failed = np.array([value is None for value in parsed] + [False], dtype=bool)
+    failed = np.array([value is None for value in parsed], dtype=bool)
     table = np.array([missing if value is None else value for value in parsed] + [missing])
     table = table.astype(dtype) if dtype is not object else table.astype(object)
-    return table[codes], failed[codes]  # code -1 (empty cell) picks the trailing missing
+    return table[codes], _rows_failed(failed, codes)  # code -1 (empty cell): the last
 
 
 # ---------------------------------------------------------------- numbers
@@ -198,7 +225,8 @@ def _without_thousands(uniques: pa.Array, integer: bool) -> pa.Array:
 
 
 def _numbers(values: Text, integer: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(float64 values, NaN where empty or invalid; the invalid mask; the present mask)."""
+    """(float64 values, NaN where empty or invalid; the invalid mask; the codes: -1 where
+    empty)."""
     codes, uniques = distinct(values)
     uniques = _without_thousands(uniques, integer)
     matches = pc.match_substring_regex(uniques, NUMBER_PATTERN)
@@ -208,27 +236,35 @@ def _numbers(values: Text, integer: bool = False) -> tuple[np.ndarray, np.ndarra
     table = table.to_numpy(zero_copy_only=False)
     finite = np.isfinite(table)
     table = np.append(np.where(finite, table, np.nan), np.nan)
-    failed = np.append(~finite, False)
-    return table[codes], failed[codes], codes >= 0  # code -1 (empty cell) picks the NaN
+    return table[codes], _rows_failed(~finite, codes), codes  # code -1 picks the NaN
+
+
+def _rows_failed(failed: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """The rows whose distinct value (by code; -1: none) failed to parse. When none did,
+    zeros that are never written (calloc'd pages: no memory to clear)."""
+    if not failed.any():
+        return np.zeros(len(codes), dtype=bool)
+    return np.append(failed, False)[codes]
 
 
 def parse_number(series: Text) -> Parsed:
     """Decimal numbers: "7.5", "7,5" (decimal comma), "-3", "1e3", "1.234,5" and "1,234.5"
     (thousands separators, see ``_DOT_THOUSANDS``; "1.234" is 1.234). Non-finite is invalid."""
     values, invalid, _ = _numbers(series)
-    return Parsed(pd.Series(values, index=_index(series), dtype="float64"), invalid)
+    return Parsed(pd.Series(values, index=_index(series), dtype="float64", copy=False), invalid)
 
 
 def parse_integer(series: Text) -> Parsed:
     """Whole numbers: "3", "3.0", "3,0" are 3; "3.5" is not an integer; "1.234" and
     "1.234.567" are 1234 and 1234567 (dots grouping thousands, as written in Indonesia)."""
-    values, invalid, present = _numbers(series, integer=True)
+    values, invalid, codes = _numbers(series, integer=True)
+    present = codes >= 0
     with np.errstate(invalid="ignore"):
         whole = np.isfinite(values) & (np.floor(values) == values)
         whole &= np.abs(values) <= _MAX_SAFE_INTEGER
     invalid = invalid | (present & ~whole)
     result = pd.arrays.IntegerArray(np.where(whole, values, 0).astype("int64"), ~whole)
-    return Parsed(pd.Series(result, index=_index(series)), invalid)
+    return Parsed(pd.Series(result, index=_index(series), copy=False), invalid)
 
 
 # ---------------------------------------------------------------- dates
@@ -272,7 +308,7 @@ def parse_date(series: Text) -> Parsed:
     values, invalid = _map_distinct(
         series, _day_or_none, dtype="datetime64[D]", missing=np.datetime64("NaT")
     )
-    result = pd.Series(values.astype("datetime64[s]"), index=_index(series))
+    result = pd.Series(values.astype("datetime64[s]"), index=_index(series), copy=False)
     return Parsed(result, invalid)
 
 
@@ -290,15 +326,22 @@ def _map_text(
     """
     codes, uniques = distinct(series)
     parsed = [function(value) for value in uniques.to_pylist()]
-    failed = np.array([value is None for value in parsed] + [False], dtype=bool)
+    failed = np.array([value is None for value in parsed], dtype=bool)
     results = list(dict.fromkeys(value for value in parsed if value is not None))
     number = {value: index for index, value in enumerate(results)}
-    remap = np.array([number.get(value, -1) for value in parsed] + [-1], dtype="int32")
-    indices = remap[codes]  # code -1 (empty cell) picks the trailing -1
+    # the codes of the pandas categorical are of the smallest type; the Arrow array shares
+    # them (a byte per row, as a rule)
+    code_type = np.int8 if len(results) < 2**7 else np.int16 if len(results) < 2**15 else np.int32
+    remap = np.array([number.get(value, -1) for value in parsed] + [-1], dtype=code_type)
+    new_codes = remap[codes]  # code -1 (empty cell) picks the trailing -1
+    empty = (codes < 0).any() or failed.any()
+    dictionary = pa.array(results, pa.string())
     array = pa.DictionaryArray.from_arrays(
-        pa.array(indices, mask=indices < 0), pa.array(results, pa.string())
+        pa.array(new_codes, mask=new_codes < 0 if empty else None), dictionary
     )
-    return text_categories(array, _index(series)), failed[codes], array
+    categories = _text_index(dictionary)
+    values = pd.Categorical.from_codes(new_codes, categories=categories, validate=False)
+    return pd.Series(values, index=_index(series), copy=False), _rows_failed(failed, codes), array
 
 
 def parse_component(series: Text, aliases: dict[str, str]) -> Parsed:
@@ -388,8 +431,8 @@ def parse_judgment(series: Text, scale: Iterable[float], tolerance: float) -> Pa
     numbers = np.array([_judgment_number(value) for value in uniques.to_pylist()], "float64")
     snapped, on_scale = snap_to_scale(numbers, exact_saaty_values(scale), tolerance)
     values = np.append(snapped, np.nan)[codes]  # code -1 (empty cell) picks the NaN
-    invalid = np.append(~on_scale, False)[codes]
-    return Parsed(pd.Series(values, index=_index(series), dtype="float64"), invalid)
+    invalid = _rows_failed(~on_scale, codes)
+    return Parsed(pd.Series(values, index=_index(series), dtype="float64", copy=False), invalid)
 
 
 # ---------------------------------------------------------------- registry

@@ -16,7 +16,7 @@ import hashlib
 import json
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -69,20 +69,23 @@ def _literal(text: str) -> str:
 def _catalog_state(con: duckdb.DuckDBPyConnection) -> tuple[dict, dict]:
     """What the warehouse holds now: {(schema, relation): comment} of tables and views and
     {(schema, relation, column): comment} of their columns."""
+    # only the warehouse's own catalog: an attached compute database has a marts schema too
     relations = {
         (schema, name): comment
         for schema, name, comment in con.execute(
             "select schema_name, table_name, comment from duckdb_tables() "
-            "where schema_name in ('meta', 'marts') union all "
-            "select schema_name, view_name, comment from duckdb_views() "
-            "where schema_name = 'latest' and not internal"
+            "where database_name = current_database() and schema_name in ('meta', 'marts') "
+            "union all select schema_name, view_name, comment from duckdb_views() "
+            "where database_name = current_database() and schema_name = 'latest' "
+            "and not internal"
         ).fetchall()
     }
     columns = {
         (schema, table, column): comment
         for schema, table, column, comment in con.execute(
             "select schema_name, table_name, column_name, comment from duckdb_columns() "
-            "where schema_name in ('meta', 'marts', 'latest')"
+            "where database_name = current_database() "
+            "and schema_name in ('meta', 'marts', 'latest')"
         ).fetchall()
     }
     return relations, columns
@@ -198,21 +201,56 @@ def _text_digest(lines: pa.Table) -> str:
 def content_sha256(con: duckdb.DuckDBPyConnection, schema: str) -> str:
     """sha256 of the marts in ``schema`` (docs/ARCHITECTURE.md, "Content hash"): per mart,
     the sha256 of its canonical lines (one per row, sorted bytewise, each ended by a
-    newline); then the sha256 of the "name:digest" lines of the marts in catalog order.
-    Marts are hashed on parallel cursors (DuckDB sorts them without the GIL; hashlib
-    hashes a large buffer without it too)."""
-
-    def mart_digest(entry: Table) -> str:
-        lines = _hash_expression(entry, f"{schema}.{entry.name}")
-        query = f"select line || chr(10) as ended from ({lines}) order by line"
-        return _text_digest(con.cursor().sql(query).to_arrow_table())
-
+    newline); then the sha256 of the "name:digest" lines of the marts in catalog order."""
     with ThreadPoolExecutor(max_workers=len(MART_TABLES)) as pool:
-        digests = list(pool.map(mart_digest, MART_TABLES))
-    summary = "".join(
-        f"{entry.name}:{digest}\n" for entry, digest in zip(MART_TABLES, digests, strict=True)
+        return _started_content_sha256(con, schema, pool)()
+
+
+def _started_content_sha256(
+    con: duckdb.DuckDBPyConnection, schema: str, pool: ThreadPoolExecutor
+) -> Callable[[], str]:
+    """Start hashing the marts in ``schema`` in ``pool``; returns the call that waits for the
+    content hash. Each mart is hashed on its own cursor, made here, in the calling thread, so
+    that ``con`` may go on running statements meanwhile (DuckDB sorts and Arrow and hashlib
+    work without the GIL)."""
+    cursors = [con.cursor() for _ in MART_TABLES]
+
+    def mart_digest(entry: Table, cursor: duckdb.DuckDBPyConnection) -> str:
+        try:
+            lines = _hash_expression(entry, f"{schema}.{entry.name}")
+            query = f"select line || chr(10) as ended from ({lines}) order by line"
+            return _text_digest(cursor.sql(query).to_arrow_table())
+        finally:
+            cursor.close()
+
+    futures = [
+        pool.submit(mart_digest, entry, cursor)
+        for entry, cursor in zip(MART_TABLES, cursors, strict=True)
+    ]
+
+    def result() -> str:
+        summary = "".join(
+            f"{entry.name}:{future.result()}\n"
+            for entry, future in zip(MART_TABLES, futures, strict=True)
+        )
+        return hashlib.sha256(summary.encode()).hexdigest()
+
+    return result
+
+
+def _insert_rows(
+    con: duckdb.DuckDBPyConnection, target: Table, columns: list[str], rows: list[list[Any]]
+) -> None:
+    """Insert ``rows`` (values of ``columns``) into ``target`` in one statement: a statement
+    costs about as much as a short insert itself."""
+    if not rows:
+        return
+    placeholders = "(" + ", ".join("?" for _ in columns) + ")"
+    con.execute(
+        f"insert into {target.qualified} ({', '.join(columns)}) values "
+        + ", ".join(placeholders for _ in rows),
+        [value for row in rows for value in row],
     )
-    return hashlib.sha256(summary.encode()).hexdigest()
 
 
 def _insert_meta(
@@ -238,14 +276,14 @@ def _insert_meta(
             json.dumps(run.get("package_versions", {}), sort_keys=True),
         ],
     )
-    for row in file_rows:
-        target = table("meta.input_files" if row.get("sheet") is None else "meta.input_sheets")
-        columns = target.column_names
-        con.execute(
-            f"insert into {target.qualified} ({', '.join(columns)}) "
-            f"values ({', '.join('?' for _ in columns)})",
-            [row.get(name) for name in columns],
-        )
+    for qualified, is_file in (("meta.input_files", True), ("meta.input_sheets", False)):
+        target = table(qualified)
+        rows = [
+            [row.get(name) for name in target.column_names]
+            for row in file_rows
+            if (row.get("sheet") is None) == is_file
+        ]
+        _insert_rows(con, target, list(target.column_names), rows)
     if quarantine_path is not None and quarantine_path.exists():
         con.execute(
             "insert into meta.quarantine (run_id, round_id, file_name, file_sha256, sheet, "
@@ -259,20 +297,21 @@ def _insert_meta(
 def _insert_validation_results(
     con: duckdb.DuckDBPyConnection, run: dict[str, Any], results: list[dict[str, Any]]
 ) -> None:
-    for result in results:
-        con.execute(
-            "insert into meta.validation_results (run_id, round_id, suite, check_name, success, "
-            "observed, unexpected_count) values (?, ?, ?, ?, ?, ?, ?)",
-            [
-                run["run_id"],
-                run["round_id"],
-                result["suite"],
-                result["check_name"],
-                bool(result["success"]),
-                None if result.get("observed") is None else str(result["observed"]),
-                result.get("unexpected_count"),
-            ],
-        )
+    columns = ["run_id", "round_id", "suite", "check_name", "success", "observed"]
+    columns += ["unexpected_count"]
+    rows = [
+        [
+            run["run_id"],
+            run["round_id"],
+            result["suite"],
+            result["check_name"],
+            bool(result["success"]),
+            None if result.get("observed") is None else str(result["observed"]),
+            result.get("unexpected_count"),
+        ]
+        for result in results
+    ]
+    _insert_rows(con, table("meta.validation_results"), columns, rows)
 
 
 def _current_version(
@@ -336,6 +375,53 @@ def _rebuild_cross_round(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"insert into {entry.qualified} by name {query}")
 
 
+def _publish_version(
+    con: duckdb.DuckDBPyConnection,
+    round_id: str,
+    run: dict[str, Any],
+    methodology: Methodology,
+    file_rows: list[dict[str, Any]],
+    digest: Callable[[], str],
+    result: dict[str, Any],
+) -> None:
+    """Append the attached compute database's marts as the round's next version, unless they
+    equal its current version; ``digest`` waits for their content hash. Fills ``result``."""
+    highest, current, current_digest = _current_version(con, round_id)
+    n_firms = con.execute("select count(*) from compute.marts.firm_tcc").fetchone()[0]
+    result.update(n_firms=int(n_firms))
+    if current is not None:
+        # only a round with a current version needs the hash before it appends anything
+        result.update(content_sha256=digest())
+        if result["content_sha256"] == current_digest or _matches_version(con, round_id, current):
+            result.update(status="unchanged", version=current, content_sha256=current_digest)
+            return
+    version = highest + 1
+    _append_marts(con, round_id, version)
+    result.update(content_sha256=digest(), status="published", version=version)
+    reason = "first version" if highest == 0 else "changed input or method"
+    n_files = len(
+        {row["file_name"] for row in file_rows if row["sheet"] is None and row["status"] == "read"}
+    )
+    con.execute(
+        "insert into meta.publications (round_id, version, status, published_at, run_id, "
+        "content_sha256, methodology_sha256, code_version, input_files, n_firms, reason) "
+        "values (?, ?, 'published', ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            round_id,
+            version,
+            datetime.now(UTC),
+            run["run_id"],
+            result["content_sha256"],
+            methodology.sha256,
+            run["code_version"],
+            n_files,
+            int(n_firms),
+            reason,
+        ],
+    )
+    _rebuild_cross_round(con)
+
+
 def publish_round(
     home: Path,
     run: dict[str, Any],
@@ -368,53 +454,23 @@ def publish_round(
             result = {"round_id": round_id, "version": None, "status": run["status"]}
             result.update(n_firms=0, content_sha256=None)
             con.execute("begin transaction")
-            tables_changed = _create_tables(con)
             if compute_db is not None and run["status"] not in ("blocked", "rejected"):
                 con.execute("attach ? as compute (read_only)", [str(compute_db)])
-                digest = content_sha256(con, "compute.marts")
-                highest, current, current_digest = _current_version(con, round_id)
-                n_firms = con.execute("select count(*) from compute.marts.firm_tcc").fetchone()[0]
-                result.update(content_sha256=digest, n_firms=int(n_firms))
-                if current is not None and (
-                    digest == current_digest or _matches_version(con, round_id, current)
-                ):
-                    result.update(
-                        status="unchanged", version=current, content_sha256=current_digest
-                    )
-                else:
-                    version = highest + 1
-                    _append_marts(con, round_id, version)
-                    reason = "first version" if highest == 0 else "changed input or method"
-                    con.execute(
-                        "insert into meta.publications (round_id, version, status, published_at, "
-                        "run_id, content_sha256, methodology_sha256, code_version, input_files, "
-                        "n_firms, reason) values (?, ?, 'published', ?, ?, ?, ?, ?, ?, ?, ?)",
-                        [
-                            round_id,
-                            version,
-                            datetime.now(UTC),
-                            run["run_id"],
-                            digest,
-                            methodology.sha256,
-                            run["code_version"],
-                            len(
-                                {
-                                    row["file_name"]
-                                    for row in file_rows
-                                    if row["sheet"] is None and row["status"] == "read"
-                                }
-                            ),
-                            int(n_firms),
-                            reason,
-                        ],
-                    )
-                    result.update(status="published", version=version)
-                    _rebuild_cross_round(con)
+                with ThreadPoolExecutor(max_workers=len(MART_TABLES)) as pool:
+                    # the hash runs on its own cursors while this connection writes
+                    digest = _started_content_sha256(con, "compute.marts", pool)
+                    tables_changed = _create_tables(con)
+                    _publish_version(con, round_id, run, methodology, file_rows, digest, result)
+            else:
+                tables_changed = _create_tables(con)
             run = {**run, "status": result["status"], "finished_at": datetime.now(UTC)}
             _insert_meta(con, run, file_rows, quarantine_path)
             _insert_validation_results(con, run, validation_results or [])
             _create_latest_views(con, tables_changed)
             con.execute("commit")
+            # a commit of a version's rows checkpoints by itself (DuckDB skips the WAL for a
+            # large commit); a small one, an unchanged re-run, leaves a WAL, which the swap
+            # would not carry: fold it into the file
             con.execute("checkpoint")
         except BaseException:
             con.close()

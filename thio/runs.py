@@ -10,6 +10,7 @@ from typing import Any
 
 from thio.contract import check_round_id
 from thio.errors import ThioError
+from thio.memory import reuse_freed_memory
 from thio.methodology import load_methodology
 from thio.runinfo import code_version, new_run_id, package_versions
 
@@ -49,8 +50,11 @@ def start_run(
     """Check a run's parameters and create its working folder; returns the run record.
 
     A null ``round_id`` is the quarter before ``scheduled`` (a scheduled run); null
-    ``inputs`` are the files in the round's inbox folder under ``home``.
+    ``inputs`` are the files in the round's inbox folder under ``home``. The process then
+    keeps the memory it frees for reuse (thio.memory): a run's steps allocate and drop
+    column-sized buffers over and over.
     """
+    reuse_freed_memory()
     round_id = check_round_id(round_id or quarter_before(scheduled or datetime.now(UTC)))
     inputs = resolve_inputs(round_id, inputs, home)
     if not inputs:

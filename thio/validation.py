@@ -63,7 +63,10 @@ are categorical: the codes and distinct values of the dictionary-encoded columns
 (:func:`thio.parse.text_categories`), which the key and criterion checks use as they are
 (:func:`schemas.common.value_codes`), so no text is decoded per row nor hashed twice. The
 cross-sheet rules work on integer codes, and the accepted frames are written from the
-dictionary-encoded columns; no string per row is built.
+dictionary-encoded columns; no string per row is built. On this scale most of the cost is
+memory to clear (each new array of millions of rows), so the work over every sota row --
+the exact-duplicate and key searches, the sota -> items rules -- is done a block of rows
+at a time in reused buffers, and arrays as long as a sheet are as narrow as they can be.
 The biggest sheet is read and parsed in a second thread while the others are validated, and
 the accepted frames are written in a second thread while the remaining rules run.
 """
@@ -71,7 +74,9 @@ the accepted frames are written in a second thread while the remaining rules run
 from __future__ import annotations
 
 import json
+import math
 import string
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -89,10 +94,10 @@ from schemas import items as items_schema
 from schemas import programs as programs_schema
 from schemas import sota as sota_schema
 from schemas import weights as weights_schema
-from schemas.common import SheetSchema, fmt, run_schema
+from schemas.common import SheetSchema, fmt, repeated_rows, run_schema
 from thio.contract import PROVENANCE_COLUMNS, SHEETS, Column, Sheet, landing_columns
 from thio.methodology import Methodology
-from thio.parse import PARSERS, Parsed, distinct, text_categories
+from thio.parse import PARSERS, Parsed, distinct, indices, text_categories
 
 SCHEMA_BUILDERS = {
     "firms": firms_schema.build_schema,
@@ -128,6 +133,9 @@ CELL_RULES = {
     ),
 }
 PROBLEMS_COLUMN = "_problems"
+# Column kinds that label a row (ids, codes; the sheet's rows are grouped by them) rather
+# than measure something: the exact-duplicate search combines them first.
+LABEL_KINDS = ("text", "component")
 DUPLICATES_LISTED = 1000
 QUARANTINE_COLUMNS = [
     "_file",
@@ -171,6 +179,7 @@ class _Sheet:
     bad: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
     records: list[pd.DataFrame] = field(default_factory=list)
     files: _Files | None = None  # the rows of each input file, duplicates collapsed
+    _good: np.ndarray | None = None  # ~bad, until a row is quarantined
 
     @property
     def name(self) -> str:
@@ -178,7 +187,12 @@ class _Sheet:
 
     @property
     def good(self) -> np.ndarray:
-        return ~self.bad
+        """The rows not quarantined (read-only; kept until a row is quarantined: a sheet of
+        millions of rows is asked often, and each new array is memory to clear)."""
+        if self._good is None or len(self._good) != len(self.bad):
+            self._good = ~self.bad
+            self._good.flags.writeable = False
+        return self._good
 
     def __len__(self) -> int:
         return self.raw.num_rows
@@ -224,6 +238,7 @@ class _Sheet:
             )
         )
         self.bad[positions] = True
+        self._good = None  # a new one: the old one may be held as a snapshot
 
 
 @dataclass
@@ -412,17 +427,21 @@ def _collapse_duplicates(state: _Sheet) -> None:
     raw = state.raw
     codes, first, shas = _first_appearance(_array(raw.column("_file_sha256")))
     names = list(_cells(_array(raw.column("_file")), first)) if len(shas) else []
-    rows_read = np.bincount(codes, minlength=len(shas))
-    duplicate, origin = _duplicate_rows(raw, state.sheet.column_names)
+    if len(shas) == 1:
+        rows_read = np.array([len(codes)])
+    else:
+        rows_read = np.bincount(codes, minlength=len(shas))
+    duplicate, origin = _duplicate_rows(raw, state.sheet.columns)
     state.files = _Files(
         codes=codes,
         shas=shas,
         names=names,
         rows_read=rows_read,
-        duplicates=np.bincount(codes[duplicate], minlength=len(shas)),
+        duplicates=np.zeros(len(shas), dtype="int64"),
     )
-    if not duplicate.any():
+    if duplicate is None:
         return
+    state.files.duplicates = np.bincount(codes[duplicate], minlength=len(shas))
     positions = np.flatnonzero(duplicate)[:DUPLICATES_LISTED]
     originals = origin[positions]
     places = [
@@ -436,35 +455,19 @@ def _collapse_duplicates(state: _Sheet) -> None:
     state.files.codes = codes[keep]
 
 
-def _duplicate_rows(raw: pa.Table, columns: tuple[str, ...] | list[str]) -> tuple[Any, Any]:
-    """(mask of rows repeating an earlier row in every column, the first row of each row's
-    key); null is a value of its own."""
+def _duplicate_rows(raw: pa.Table, columns: tuple[Column, ...]) -> tuple[Any, Any]:
+    """(mask of rows repeating an earlier row in every column, or None: no row does; the
+    first row of each row's key, or None); null is a value of its own."""
     total = raw.num_rows
-    none = np.zeros(total, dtype=bool)
-    if total < 2:
-        return none, np.arange(total)
-    key = np.zeros(total, dtype="int64")
-    size = 1
-    for name in columns:
-        codes, n_values = _column_codes(_array(raw.column(name)))
-        width = n_values + 1
-        if size * width >= 2**62:  # keep the combined code within int64
-            key, size = _densify(key, size)
-        key *= width
-        key += codes
-        key += 1  # null (-1) is a value of its own
-        size *= width
-    if bool(np.all(key[1:] > key[:-1])):  # in key order already (as a rule): all distinct
-        return none, np.arange(total)
-    # equal keys found by sorting (a merge sort: quick on nearly ordered keys), not by a hash
-    # table of millions of keys; the stable order puts each key's first row first
-    order = np.argsort(key, kind="stable")
-    ordered = key[order]
-    del key
-    starts = np.ones(total, dtype=bool)
-    starts[1:] = ordered[1:] != ordered[:-1]
-    if starts.all():
-        return none, np.arange(total)
+    labels, measures = [], []
+    for column in columns:
+        coded = _column_codes(_array(raw.column(column.name)))
+        (labels if column.kind in LABEL_KINDS else measures).append(coded)
+    found = repeated_rows(labels, total, then=measures)
+    if found is None:
+        return None, None
+    order, starts = found
+    # the stable order puts each key's first row first
     first = np.maximum.accumulate(np.where(starts, np.arange(total), 0))
     origin = np.empty(total, dtype="int64")
     origin[order] = order[first]
@@ -476,7 +479,7 @@ def _column_codes(array: pa.Array) -> tuple[np.ndarray, int]:
     dictionary holding a value twice is first made unique."""
     if not pa.types.is_dictionary(array.type):
         array = pc.dictionary_encode(array)
-    codes = pc.fill_null(array.indices, -1).to_numpy(zero_copy_only=False)
+    codes = indices(array)
     dictionary = array.dictionary
     unique = pc.dictionary_encode(dictionary)
     if len(unique.dictionary) != len(dictionary):
@@ -543,10 +546,9 @@ def _parse_sheet(
             return function(values, aliases, methodology.component_codes)
         return function(values)
 
-    # the columns are parsed in two threads: decoding text (most of the work on a big
-    # sheet) is Arrow work outside the GIL
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        results = list(pool.map(parse, state.sheet.columns))
+    # one column after the other: the biggest sheet is parsed in a second thread already,
+    # and more threads only contend for the GIL and the two cores
+    results = [parse(column) for column in state.sheet.columns]
     columns: dict[str, pd.Series] = {}
     texts: dict[str, pa.DictionaryArray] = {}
     failures = []
@@ -576,9 +578,11 @@ def _parse_sheet(
         raters = texts["rater"].dictionary.to_pylist()
         if default_rater not in raters:
             raters.append(default_rater)
-        indices = pc.fill_null(texts["rater"].indices, raters.index(default_rater))
-        texts["_rater"] = pa.DictionaryArray.from_arrays(indices, pa.array(raters, pa.string()))
         no_blank = texts["rater"].null_count == 0  # then the same text as rater
+        filled = texts["rater"].indices
+        if not no_blank:
+            filled = pc.fill_null(filled, raters.index(default_rater))
+        texts["_rater"] = pa.DictionaryArray.from_arrays(filled, pa.array(raters, pa.string()))
         parsed["_rater"] = parsed["rater"] if no_blank else text_categories(texts["_rater"])
     empty = pd.DataFrame(columns=["position", "column_name", "rule", "message", "priority"])
     failures_frame = pd.concat([empty, *failures], ignore_index=True) if failures else empty
@@ -622,85 +626,28 @@ def _check_firm_data(
     """Rules 1-5 of the module docstring. Returns (firm ids read, excluded firm -> reason)."""
     firms, items, sota = sheets["firms"], sheets["items"], sheets["sota"]
     known_firms = _unique(firms.text("firm_id"))
+    # the firm ids of the three sheets coded together: the rules below look codes up in
+    # tables over them (null, -1, picks the tables' last entry)
+    firm = _codes_over([firms.text("firm_id"), items.text("firm_id"), sota.text("firm_id")])
+    firm_code = firm.codes[0]
+    known = _flags(firm.n_values + 1, firm_code)
+    known[-1] = False
 
     # 1. unknown firms
-    for state in (items, sota):
-        firm_ids = state.text("firm_id")
-        unknown = state.good & _present(firm_ids) & ~_isin(firm_ids, known_firms)
-        state.quarantine(unknown, "firm_id", "unknown_firm", "{value} is not in the firms sheet")
+    for index, state in ((1, items), (2, sota)):
+        unknown = np.append(~known[:-1], False)[firm.remaps[index]]
+        rows = _rows_valued(state.text("firm_id"), unknown, state.good)
+        state.quarantine(rows, "firm_id", "unknown_firm", "{value} is not in the firms sheet")
 
-    # 2. sota -> items
-    item_key, sota_key = _joint_codes([items, sota], ["firm_id", "component", "item_id"])
-    n_keys = int(max(item_key.max(initial=-1), sota_key.max(initial=-1))) + 1
-    item_exists = _flags(n_keys, item_key)
-    item_valid = _flags(n_keys, item_key[items.good])
-    candidates = sota.good
-    sota.quarantine(
-        candidates & ~item_exists[sota_key],
-        "item_id",
-        "unknown_item",
-        "item {value} of firm {firm_id}, component {component} is not in the items sheet",
-    )
-    sota.quarantine(
-        sota.good & ~item_valid[sota_key],
-        "item_id",
-        "item_excluded",
-        "item {value} of firm {firm_id} is quarantined in the items sheet",
-    )
-
-    # 3. every criterion of the item's component scored by at least one rater
-    criteria = methodology.criteria()
-    criterion_codes, criterion_values = distinct(sota.text("criterion"))
-    criterion_names = criterion_values.to_pylist()
-    n_criteria = max(len(criterion_names), 1)
-    scored = sota.good & (criterion_codes >= 0)
-    scores = sota_key[scored] * n_criteria + criterion_codes[scored]
-    pairs = _distinct_ints(scores, n_keys * n_criteria)
-    n_scored = np.bincount(pairs // n_criteria, minlength=n_keys)
-    component_codes, component_names = distinct(items.text("component"))
-    sizes = [len(criteria.get(name, [])) for name in component_names.to_pylist()]
-    expected = np.append(np.asarray(sizes, dtype="int64"), 0)[component_codes]
-    incomplete = items.good & (n_scored[item_key] < expected)
-    if incomplete.any():
-        positions = np.flatnonzero(incomplete)
-        present: dict[int, set[str]] = {}
-        wanted = _flags(n_keys, item_key[positions])
-        for pair in pairs[wanted[pairs // n_criteria]]:
-            present.setdefault(int(pair // n_criteria), set()).add(
-                criterion_names[int(pair % n_criteria)]
-            )
-        components = _cells(items.text("component"), positions)
-        missing = [
-            ", ".join(
-                code
-                for code in criteria[component]
-                if code not in present.get(int(item_key[position]), set())
-            )
-            for position, component in zip(positions, components, strict=True)
-        ]
-        items.quarantine(
-            positions,
-            "item_id",
-            "missing_criterion",
-            "item {value} of firm {firm_id} has no valid score for {missing}; "
-            "the item is quarantined",
-            {"missing": np.asarray(missing, dtype=object)},
-        )
-        item_valid = _flags(n_keys, item_key[items.good])
-        sota.quarantine(
-            sota.good & ~item_valid[sota_key],
-            "item_id",
-            "item_excluded",
-            "item {value} of firm {firm_id} is quarantined: it lacks a valid score for a criterion",
-        )
+    # 2. sota -> items; 3. every criterion of the item's component scored by a rater
+    _check_items_scored(items, sota, firm, methodology)
 
     # 4. every component of a valid firm has a valid item
     codes = methodology.component_codes
-    firm_code, item_firm_code = _joint_codes([firms, items], ["firm_id"])
+    item_firm_code = firm.codes[1]
     component_index = {code: index for index, code in enumerate(codes)}
     item_component = _lookup(items.text("component"), component_index, -1)
-    n_firm_codes = int(max(firm_code.max(initial=-1), item_firm_code.max(initial=-1))) + 1
-    covered = np.zeros((n_firm_codes, len(codes)), dtype=bool)
+    covered = np.zeros((firm.n_values + 1, len(codes)), dtype=bool)
     valid_items = items.good & (item_component >= 0)
     covered[item_firm_code[valid_items], item_component[valid_items]] = True
     lacking = firms.good & ~covered[firm_code].all(axis=1)
@@ -722,9 +669,12 @@ def _check_firm_data(
             {"missing": np.asarray(missing, dtype=object)},
         )
 
-    # 5. the other rows of excluded firms
-    valid_firms = set(firms.cells("firm_id", np.flatnonzero(firms.good))) - {None}
-    excluded = {firm_id: "" for firm_id in known_firms if firm_id not in valid_firms}
+    # 5. the other rows of excluded firms: the firm ids read without a valid firms row, in
+    # the order they first appear
+    valid = _flags(firm.n_values + 1, firm_code[firms.good])
+    order = pd.unique(firm_code[firm_code >= 0])
+    names = firm.values.take(pa.array(order[~valid[order]], pa.int64())).to_pylist()
+    excluded = dict.fromkeys(names, "")
     for record in firms.records:
         firm_ids = firms.cells("firm_id", record["position"].to_numpy())
         for firm_id, rule, column, tail in zip(
@@ -742,18 +692,173 @@ def _check_firm_data(
     return known_firms, excluded
 
 
+ITEM_KEY = ["firm_id", "component", "item_id"]
+
+
+def _check_items_scored(
+    items: _Sheet, sota: _Sheet, firm: _Union, methodology: Methodology
+) -> None:
+    """Rules 2 and 3 of the module docstring, with no array as long as the sota sheet.
+
+    A sota row's item key (firm_id, component, item_id) is a mixed-radix number over the
+    columns' codes, computed a block of rows at a time in a reused buffer (a key space too
+    big for tables over it is renumbered over the rows instead: :func:`_joint_codes`).
+    Each block is looked up in a table of the items' keys (rule 2), then the criteria its
+    good rows score are or'ed into each key's set of criteria (rule 3).
+    """
+    # (items' codes, sota's codes) of each key column; ``firm`` also has the firms sheet's
+    coded = [(firm.codes[1], firm.codes[2])]
+    widths = [firm.n_values + 1]
+    for name in ITEM_KEY[1:]:
+        union = _codes_over([items.text(name), sota.text(name)])
+        coded.append((union.codes[0], union.codes[1]))
+        widths.append(union.n_values + 1)
+    n_keys = math.prod(widths)
+    sota_key = None
+    if n_keys <= max(2 * (len(items) + len(sota)), _DENSE_TABLE_LIMIT):
+        item_key = np.zeros(len(items), dtype="int64")
+        for codes, width in zip(coded, widths, strict=True):
+            item_key *= width
+            item_key += codes[0]
+            item_key += 1  # null (-1) is a value of its own
+    else:
+        (item_key, sota_key), n_keys = _joint_codes([items, sota], ITEM_KEY)
+
+    def blocks() -> Iterator[tuple[int, np.ndarray]]:
+        """(first row, the keys) of each block of sota rows (a buffer used again)."""
+        buffer = np.empty(_BLOCK_ROWS, dtype=np.intp)
+        for low in range(0, len(sota), _BLOCK_ROWS):
+            high = min(low + _BLOCK_ROWS, len(sota))
+            if sota_key is not None:
+                yield low, sota_key[low:high]
+                continue
+            key = buffer[: high - low]
+            key[:] = 0
+            for codes, width in zip(coded, widths, strict=True):
+                key *= width
+                key += codes[1][low:high]
+                key += 1
+            yield low, key
+
+    def rows_keyed(flagged: np.ndarray) -> np.ndarray:
+        """The good sota rows whose key is flagged."""
+        found = [np.flatnonzero(flagged[key]) + low for low, key in blocks()]
+        rows = np.concatenate(found) if found else np.zeros(0, dtype=np.intp)
+        return rows[sota.good[rows]]
+
+    def keys_of(rows: np.ndarray) -> np.ndarray:
+        if sota_key is not None:
+            return sota_key[rows]
+        key = np.zeros(len(rows), dtype="int64")
+        for codes, width in zip(coded, widths, strict=True):
+            key *= width
+            key += codes[1][rows]
+            key += 1
+        return key
+
+    # 2. the key's items row: 0 none, 1 quarantined only, 2 valid
+    status = np.zeros(n_keys, dtype="uint8")
+    status[item_key] = 1
+    status[item_key[items.good]] = 2
+    rows = rows_keyed(status != 2)
+    if rows.size:
+        exists = status[keys_of(rows)] > 0
+        sota.quarantine(
+            rows[~exists],
+            "item_id",
+            "unknown_item",
+            "item {value} of firm {firm_id}, component {component} is not in the items sheet",
+        )
+        sota.quarantine(
+            rows[exists],
+            "item_id",
+            "item_excluded",
+            "item {value} of firm {firm_id} is quarantined in the items sheet",
+        )
+
+    # 3. the criteria scored for each key: a bit per criterion of a component (its place in
+    # the component's list; the schema quarantined a criterion under another component), in
+    # words of up to 64 bits
+    criteria = methodology.criteria()
+    place = {name: index for names in criteria.values() for index, name in enumerate(names)}
+    n_bits = max((len(names) for names in criteria.values()), default=1)
+    word = {1: np.uint8, 2: np.uint16, 3: np.uint32, 4: np.uint32}.get(-(-n_bits // 8), np.uint64)
+    size = np.iinfo(word).bits
+    n_words = -(-n_bits // size)
+    criterion_codes, criterion_names = distinct(sota.text("criterion"))
+    bit = np.zeros((n_words, len(criterion_names) + 1), dtype=word)  # the last: no criterion
+    for code, name in enumerate(criterion_names.to_pylist()):
+        if name in place:
+            bit[place[name] // size, code] = word(1) << word(place[name] % size)
+    scored = np.zeros((n_words, n_keys), dtype=word)
+    good = sota.good
+    all_good = bool(good.all())
+    for low, key in blocks():
+        high = low + len(key)
+        # or'ed over the runs of a key (a sheet's rows come grouped by item), then per key
+        starts = np.flatnonzero(key[1:] != key[:-1])
+        starts += 1
+        starts = np.concatenate(([0], starts))
+        for index in range(n_words):
+            bits = bit[index][criterion_codes[low:high]]
+            if not all_good:
+                bits *= good[low:high]
+            np.bitwise_or.at(scored[index], key[starts], np.bitwise_or.reduceat(bits, starts))
+    component_codes, component_names = distinct(items.text("component"))
+    components = component_names.to_pylist()
+    needed = np.zeros((n_words, len(components) + 1), dtype=word)  # the last: no component
+    for code, name in enumerate(components):
+        for index in range(len(criteria.get(name, []))):
+            needed[index // size, code] |= word(1) << word(index % size)
+    incomplete = np.zeros(len(items), dtype=bool)
+    for index in range(n_words):
+        need = needed[index][component_codes]
+        incomplete |= (scored[index][item_key] & need) != need
+    incomplete &= items.good
+    if not incomplete.any():
+        return
+    positions = np.flatnonzero(incomplete)
+    missing = []
+    for position, code in zip(positions, component_codes[positions], strict=True):
+        key = item_key[position]
+        missing.append(
+            ", ".join(
+                name
+                for index, name in enumerate(criteria[components[code]])
+                if not scored[index // size, key] >> word(index % size) & word(1)
+            )
+        )
+    items.quarantine(
+        positions,
+        "item_id",
+        "missing_criterion",
+        "item {value} of firm {firm_id} has no valid score for {missing}; the item is quarantined",
+        {"missing": np.asarray(missing, dtype=object)},
+    )
+    # the sota rows of the items quarantined now
+    was_valid = status == 2
+    status[item_key[positions]] = 1
+    status[item_key[items.good]] = 2
+    sota.quarantine(
+        rows_keyed(was_valid & (status != 2)),
+        "item_id",
+        "item_excluded",
+        "item {value} of firm {firm_id} is quarantined: it lacks a valid score for a criterion",
+    )
+
+
 def _cascade_excluded(states: tuple[_Sheet, ...], excluded: dict[str, str]) -> None:
     if not excluded:
         return
     reasons = pd.Series(excluded, dtype="str")
     for state in states:
         firm_ids = state.text("firm_id")
-        mask = state.good & _isin(firm_ids, reasons.index)
-        if not mask.any():
+        rows = _rows_valued(firm_ids, _isin_values(firm_ids, reasons.index), state.good)
+        if not rows.size:
             continue
-        why = reasons.reindex(_cells(firm_ids, np.flatnonzero(mask))).to_numpy(dtype=object)
+        why = reasons.reindex(_cells(firm_ids, rows)).to_numpy(dtype=object)
         state.quarantine(
-            mask,
+            rows,
             "firm_id",
             "firm_excluded",
             "firm {value} is excluded from the round: {why}",
@@ -805,7 +910,7 @@ def _check_ahp(state: _Sheet, methodology: Methodology) -> None:
     rank = {code: index for index, code in enumerate(codes)}
     n = len(codes)
     tolerance = float(methodology.settings.get("ahp", {}).get("reciprocal_tolerance", 0.01))
-    (group,) = _joint_codes([state], ["firm_id", "panel_id", "respondent"])
+    (group,), n_groups = _joint_codes([state], ["firm_id", "panel_id", "respondent"])
     rows, cols = state.text("row"), state.text("col")
     row_rank = _lookup(rows, rank, -1)
     col_rank = _lookup(cols, rank, -1)
@@ -845,7 +950,6 @@ def _check_ahp(state: _Sheet, methodology: Methodology) -> None:
     good = state.good
     n_pairs = n * (n - 1) // 2
     valid = good & (row_rank >= 0) & (col_rank >= 0) & (row_rank != col_rank)
-    n_groups = int(group.max(initial=-1)) + 1
     unique_pairs = _distinct_ints(group[valid] * n * n + pair[valid], n_groups * n * n)
     judged = np.bincount(unique_pairs // (n * n), minlength=n_groups)
     incomplete = good & (judged[group] < n_pairs)
@@ -883,9 +987,8 @@ def _check_weights(state: _Sheet, methodology: Methodology) -> None:
         return
     codes = methodology.component_codes
     tolerance = float(methodology.settings.get("given_weights_tolerance", 0.005))
-    (group,) = _joint_codes([state], ["firm_id", "panel_id"])
+    (group,), n_groups = _joint_codes([state], ["firm_id", "panel_id"])
     good = state.good
-    n_groups = int(group.max(initial=-1)) + 1
     n_given = np.bincount(group[good], minlength=n_groups)  # components are unique per scope
     betas = state.parsed["beta"].to_numpy(dtype="float64")
     total = np.bincount(group[good], weights=betas[good], minlength=n_groups)
@@ -1152,16 +1255,19 @@ def _summary(
 
 # ---------------------------------------------------------------- helpers
 
+# Long arrays are worked through in blocks of this many rows (buffers used again).
+_BLOCK_ROWS = 1 << 16
 # A joint key is re-densified once its code space passes this size (a lookup table of the
 # used codes, of this many entries at most, stands in for a hash table).
 _DENSE_TABLE_LIMIT = 1 << 24
 
 
-def _joint_codes(states: list[_Sheet], columns: list[str]) -> list[np.ndarray]:
-    """Int64 codes of the combined key ``columns``, consistent across ``states``' rows.
+def _joint_codes(states: list[_Sheet], columns: list[str]) -> tuple[list[np.ndarray], int]:
+    """Int64 codes of the combined key ``columns``, consistent across ``states``' rows; the
+    number of codes.
 
     Null is a value of its own. No Python loop over rows: each column is coded over the
-    sheets together (:func:`_shared_codes`), the codes are combined column by column, and
+    sheets together (:func:`_codes_over`), the codes are combined column by column, and
     the combination is re-densified whenever its code space outgrows the rows, and at the
     end: the codes are 0..n-1 for n distinct keys.
     """
@@ -1170,17 +1276,17 @@ def _joint_codes(states: list[_Sheet], columns: list[str]) -> list[np.ndarray]:
     key = np.zeros(total, dtype="int64")
     size = 1
     for column in columns:
-        codes, n_values = _shared_codes([state.text(column) for state in states])
-        width = n_values + 1
+        coded = _codes_over([state.text(column) for state in states])
+        width = coded.n_values + 1
         if size * width > max(2 * total, _DENSE_TABLE_LIMIT):
             key, size = _densify(key, size)
         key *= width
-        key += codes
+        key += np.concatenate(coded.codes) if len(states) > 1 else coded.codes[0]
         key += 1  # null (-1) is a value of its own
         size *= width
     if size > 1:
         key, size = _densify(key, size)
-    return np.split(key, np.cumsum(lengths)[:-1])
+    return np.split(key, np.cumsum(lengths)[:-1]), size
 
 
 def _densify(key: np.ndarray, size: int) -> tuple[np.ndarray, int]:
@@ -1194,30 +1300,48 @@ def _densify(key: np.ndarray, size: int) -> tuple[np.ndarray, int]:
     return dense.astype("int64"), len(uniques)
 
 
-def _shared_codes(arrays: list[pa.Array]) -> tuple[np.ndarray, int]:
-    """Integer codes of the text values of ``arrays`` taken together (-1 for null); the
-    number of codes.
+@dataclass
+class _Union:
+    """Text columns of several sheets coded over their values together (:func:`_codes_over`):
+    per column, each row's code (-1 for null) and each dictionary entry's; the values."""
 
-    Dictionary-encoded columns (the raw ones) only have their dictionaries unified; others
-    are dictionary-encoded together by Arrow's hash kernel.
+    codes: list[np.ndarray]
+    remaps: list[np.ndarray]
+    values: pa.Array
+
+    @property
+    def n_values(self) -> int:
+        return len(self.values)
+
+
+def _codes_over(arrays: list[pa.Array]) -> _Union:
+    """Integer codes of the text values of ``arrays`` taken together (-1 for null).
+
+    Only the dictionaries are coded together (by Arrow's hash kernel, the biggest array's
+    first): the biggest array's own indices are its codes, as they are (no copy), unless
+    its dictionary holds a value twice; the others' are looked up in their dictionary's
+    codes.
     """
-    if all(pa.types.is_dictionary(array.type) for array in arrays):
-        combined = pa.chunked_array(arrays, type=_TEXT_DICTIONARY).combine_chunks()
-    else:
-        plain = [_decoded(array) for array in arrays]
-        combined = pa.chunked_array(plain, type=pa.large_string()).dictionary_encode()
-        combined = combined.combine_chunks() if combined.num_chunks else _null_text(0)
-    codes = pc.fill_null(combined.indices, -1).to_numpy(zero_copy_only=False)
-    return codes, len(combined.dictionary)
-
-
-def _decoded(array: pa.Array) -> pa.Array:
-    if pa.types.is_dictionary(array.type):
-        array = array.dictionary_decode()
-    return array.cast(pa.large_string())
-
-
-_TEXT_DICTIONARY = pa.dictionary(pa.int32(), pa.string())
+    arrays = [
+        array if pa.types.is_dictionary(array.type) else pc.dictionary_encode(array)
+        for array in arrays
+    ]
+    biggest = max(range(len(arrays)), key=lambda index: len(arrays[index]))
+    order = [biggest, *(index for index in range(len(arrays)) if index != biggest)]
+    dictionaries = [arrays[index].dictionary.cast(pa.large_string()) for index in order]
+    union = pc.dictionary_encode(pa.concat_arrays(dictionaries))
+    numbers = indices(union)
+    bounds = np.cumsum([len(dictionary) for dictionary in dictionaries])[:-1]
+    codes: list[np.ndarray] = [np.empty(0)] * len(arrays)
+    remaps: list[np.ndarray] = [np.empty(0)] * len(arrays)
+    for index, remap in zip(order, np.split(numbers, bounds), strict=True):
+        remaps[index] = remap
+        own = indices(arrays[index])
+        if index == biggest and np.array_equal(remap, np.arange(len(remap))):
+            codes[index] = own
+        else:
+            codes[index] = np.append(remap, -1).astype(own.dtype, copy=False)[own]
+    return _Union(codes, remaps, union.dictionary)
 
 
 def _null_text(length: int) -> pa.DictionaryArray:
@@ -1262,17 +1386,44 @@ def _lookup(array: pa.Array, mapping: dict[str, int], missing: int) -> np.ndarra
 def _first_appearance(array: pa.Array) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """(codes, position of each value's first row, values) of a column without nulls,
     the values numbered in the order they first appear (a file's rows are contiguous, so
-    only the starts of runs are looked at)."""
+    only the starts of runs are looked at). The codes are of the smallest unsigned type
+    (a few files: a byte per row)."""
     codes, values = distinct(array)
     if codes.size == 0:
         return codes, codes, []
-    starts = np.flatnonzero(np.diff(codes, prepend=-2) != 0)
+    change = np.empty(len(codes), dtype=bool)
+    change[0] = True
+    np.not_equal(codes[1:], codes[:-1], out=change[1:])
+    starts = np.flatnonzero(change)
+    del change
     order = pd.unique(codes[starts])
-    renumber = np.zeros(len(values), dtype="int64")
+    if len(order) == 1:  # one file: all zeros (calloc'd: no page written)
+        return np.zeros(len(codes), dtype="uint8"), starts[:1], [values[int(order[0])].as_py()]
+    renumber = np.zeros(len(values), dtype=np.min_scalar_type(len(order)))
     renumber[order] = np.arange(len(order))
     codes = renumber[codes]
     first = starts[np.unique(codes[starts], return_index=True)[1]]
     return codes, first, values.take(pa.array(order, pa.int64())).to_pylist()
+
+
+def _isin_values(array: pa.Array, values: Any) -> np.ndarray:
+    """Whether each value of a dictionary-encoded column's dictionary is one of ``values``,
+    by Arrow's hash kernel."""
+    value_set = pa.array(np.asarray(values, dtype=object), type=pa.large_string())
+    dictionary = array.dictionary.cast(pa.large_string())
+    hits = pc.is_in(dictionary, value_set=value_set).to_numpy(zero_copy_only=False)
+    return np.asarray(hits, dtype=bool)
+
+
+def _rows_valued(array: pa.Array, flagged: np.ndarray, good: np.ndarray) -> np.ndarray:
+    """The positions of the ``good`` rows of a dictionary-encoded column whose value (its
+    dictionary entry) is ``flagged``; null is never. Nothing per row when no value is."""
+    if not flagged.any():
+        return np.zeros(0, dtype=np.intp)
+    codes = indices(array)
+    hit = np.append(flagged, False)[codes]
+    hit &= good
+    return np.flatnonzero(hit)
 
 
 def _isin(array: pa.Array, values: Any) -> np.ndarray:
@@ -1282,7 +1433,7 @@ def _isin(array: pa.Array, values: Any) -> np.ndarray:
         return np.zeros(0, dtype=bool)
     value_set = pa.array(np.asarray(values, dtype=object), type=pa.large_string())
     if pa.types.is_dictionary(array.type):
-        codes = pc.fill_null(array.indices, -1).to_numpy(zero_copy_only=False)
+        codes = indices(array)
         dictionary = array.dictionary.cast(pa.large_string())
         hits = pc.is_in(dictionary, value_set=value_set).to_numpy(zero_copy_only=False)
         return np.append(np.asarray(hits, dtype=bool), False)[codes]

@@ -1,21 +1,24 @@
 """The compute step: the accepted frames of a round through the SQL models in ``warehouse/``.
 
-All indicator arithmetic lives in the SQL files; this module only orchestrates. It creates a
-fresh DuckDB file with the ``methodology`` tables and the ``landing`` views over the accepted
-parquet files, runs the macros of ``warehouse/macros/`` and then every model
+All indicator arithmetic lives in the SQL files; this module only orchestrates. It creates an
+in-memory DuckDB database with the ``methodology`` tables and the ``landing`` views over the
+accepted parquet files, runs the macros of ``warehouse/macros/`` and then every model
 ``warehouse/<layer>/<name>.sql`` (layers staging, intermediate, marts) in dependency order as
-``create view|table <layer>.<name> as ...`` (see :func:`materialisations`). Models are
-discovered from the folder; their order comes from the ``<layer>.<name>`` references in their
-SQL text. Input values only ever reach DuckDB as parameters or through parquet files, never
-as SQL text; the one path in SQL text is each landing view's parquet file, as a quoted literal
-(a view's query takes no parameters). The whole build is one transaction, and the file's
-tables are stored uncompressed: it is a scratch file the publish step reads once, and
-compressing it cost more than writing the bytes.
+``create view|table <layer>.<name> as ...`` (see :func:`materialisations`), a model as soon as
+the ones it references exist (independent models run side by side). Models are discovered
+from the folder; their order comes from the ``<layer>.<name>`` references in their SQL text.
+The compute database file then gets the same objects with the marts as tables and every
+other model as a view, in one transaction, its tables stored uncompressed: it is a scratch
+file the audit and publish steps read once, and compressing it cost more than writing the
+bytes. Input values only ever reach DuckDB as parameters or through parquet files, never as
+SQL text; the paths in SQL text are each landing view's parquet file, as a quoted literal (a
+view's query takes no parameters), and the compute file's, as a parameter.
 """
 
 from __future__ import annotations
 
 import re
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 from typing import Any
@@ -121,13 +124,15 @@ def build_compute_db(
 ) -> dict[str, Any]:
     """Build the round's compute database at ``db_path`` from its accepted parquet files.
 
-    A file already at ``db_path`` is replaced. Creates the ``methodology`` tables, one
+    A file already at ``db_path`` is replaced. The models run in an in-memory database
+    (:func:`_run_models`); the file then gets the ``methodology`` tables, one
     ``landing.<sheet>`` view per contract sheet over ``accepted_dir/<sheet>.parquet`` (empty
     when the file is absent; the views read the files, which must stay where they are for as
     long as the database is queried beyond its marts), ``landing.run(round_id)``, the macros,
-    and every model of ``warehouse/`` as :func:`materialisations` says. Returns a JSON-able
-    summary: the database path, the round, the models in build order, the row count of
-    every mart and the results of ``warehouse/checks`` (recorded in meta.validation_results).
+    every staging and intermediate model as a view and every mart as a table (what the audit
+    and publish steps read), in one transaction. Returns a JSON-able summary: the database
+    path, the round, the models in build order, the row count of every mart and the results
+    of ``warehouse/checks`` (recorded in meta.validation_results).
     """
     db_path = Path(db_path)
     db_path.parent.mkdir(parents=True, exist_ok=True)
@@ -136,32 +141,17 @@ def build_compute_db(
     order = model_order(WAREHOUSE_DIR)
     kinds = materialisations(WAREHOUSE_DIR)
     models = _models(WAREHOUSE_DIR)
-    con = duckdb.connect(str(db_path))
+    con = duckdb.connect()
     try:
-        # a scratch file, read once by the publish step: compressing its tables would cost
-        # more than the bytes it saves; one transaction, one write of the whole build
-        con.execute("pragma force_compression = 'uncompressed'")
-        con.execute("begin transaction")
-        install_methodology(con, methodology)
-        _create_landing(con, Path(accepted_dir), round_id)
-        for path in sorted((WAREHOUSE_DIR / "macros").glob("*.sql")):
-            con.execute(path.read_text(encoding="utf-8"))
-        for layer in LAYERS:
-            con.execute(f"create schema {layer}")
-        for name in order:
-            query = models[name].strip().rstrip(";")
-            try:
-                con.execute(f"create {kinds[name]} {name} as\n{query}\n")
-            except duckdb.Error as exc:
-                raise ThioError(f"warehouse model {name} failed: {exc}") from exc
+        _prepare(con, methodology, Path(accepted_dir), round_id)
+        _run_models(con, kinds, models)
         marts = {
             name.split(".", 1)[1]: con.execute(f"select count(*) from {name}").fetchone()[0]
             for name in order
             if name.startswith("marts.")
         }
         checks = run_checks(con)
-        con.execute("commit")
-        con.execute("checkpoint")
+        _write_file(con, db_path, order, models, methodology, Path(accepted_dir), round_id)
     finally:
         con.close()
     return {
@@ -171,6 +161,86 @@ def build_compute_db(
         "marts": marts,
         "checks": checks,
     }
+
+
+def _prepare(
+    con: duckdb.DuckDBPyConnection, methodology: Methodology, accepted_dir: Path, round_id: str
+) -> None:
+    """The methodology tables, landing views, macros and layer schemas in ``con``'s
+    current database."""
+    install_methodology(con, methodology)
+    _create_landing(con, accepted_dir, round_id)
+    for path in sorted((WAREHOUSE_DIR / "macros").glob("*.sql")):
+        con.execute(path.read_text(encoding="utf-8"))
+    for layer in LAYERS:
+        con.execute(f"create schema {layer}")
+
+
+# Models created at once, each on its own cursor: one whose upstreams are built starts
+# while others run (the AHP eigenvectors, a sequence of small steps that keeps one core
+# busy, run beside the SOTA aggregation).
+_MODEL_THREADS = 4
+
+
+def _run_models(
+    con: duckdb.DuckDBPyConnection, kinds: dict[str, str], models: dict[str, str]
+) -> None:
+    """Create every model in ``con`` (in memory) as ``kinds`` says, each as soon as the
+    models it references are there."""
+    sorter = TopologicalSorter(_references(WAREHOUSE_DIR))
+    sorter.prepare()
+
+    def create(name: str) -> str:
+        cursor = con.cursor()
+        try:
+            query = models[name].strip().rstrip(";")
+            cursor.execute(f"create {kinds[name]} {name} as\n{query}\n")
+        except duckdb.Error as exc:
+            raise ThioError(f"warehouse model {name} failed: {exc}") from exc
+        finally:
+            cursor.close()
+        return name
+
+    with ThreadPoolExecutor(max_workers=_MODEL_THREADS) as pool:
+        running: set[Future[str]] = set()
+        while sorter.is_active():
+            running.update(pool.submit(create, name) for name in sorter.get_ready())
+            done, running = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                sorter.done(future.result())
+
+
+def _write_file(
+    con: duckdb.DuckDBPyConnection,
+    db_path: Path,
+    order: list[str],
+    models: dict[str, str],
+    methodology: Methodology,
+    accepted_dir: Path,
+    round_id: str,
+) -> None:
+    """Write the compute database file from the in-memory build in ``con``: the marts as
+    tables, the other models as views (their definitions, for whoever inspects the build;
+    the intermediate tables the build kept in memory are not stored: nothing reads them
+    after it). One transaction, uncompressed: a scratch file the publish step reads once,
+    where compressing would cost more than writing the bytes."""
+    con.execute("attach ? as compute_file", [str(db_path)])
+    con.execute("pragma force_compression = 'uncompressed'")
+    con.execute("use compute_file")
+    try:
+        con.execute("begin transaction")
+        _prepare(con, methodology, accepted_dir, round_id)
+        for name in order:
+            if name.startswith("marts."):
+                con.execute(f"create table {name} as select * from memory.{name}")
+            else:
+                query = models[name].strip().rstrip(";")
+                con.execute(f"create view {name} as\n{query}\n")
+        con.execute("commit")
+        con.execute("checkpoint")
+    finally:
+        con.execute("use memory")
+        con.execute("detach compute_file")
 
 
 def _as_text(columns: list[str], row: tuple) -> dict[str, str | None]:

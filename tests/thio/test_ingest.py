@@ -695,9 +695,10 @@ def test_files_read_one_at_a_time_combine_as_ingest_inputs_reads_them(tmp_path):
         assert many.equals(one), sheet
 
 
-def test_quoted_line_breaks_across_arrow_blocks_are_read_whole(tmp_path):
+def test_quoted_line_breaks_across_arrow_blocks_are_read_whole(tmp_path, monkeypatch):
     # every field quoted (as pyarrow and some tools write), a line break in every 997th name,
-    # and enough rows (~5 MB) that arrow's 1 MiB blocks fall anywhere
+    # and enough rows (~5 MB) that parsing blocks of 1 MiB fall anywhere
+    monkeypatch.setattr("thio.ingest._CSV_BLOCK_BYTES", 1 << 20)
     folder = tmp_path / "csv"
     folder.mkdir()
     lines = ['"round_id","firm_id","firm_name","sector_code","region_code","survey_date"']

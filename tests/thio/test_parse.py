@@ -147,3 +147,33 @@ def test_text_categories_keep_the_codes_and_make_the_dictionary_unique():
     assert series.isna().tolist() == [False, False, True, False, False]
     assert list(series.cat.categories) == ["F1", "F2"]
     assert series.cat.codes.tolist() == [0, 1, -1, 0, 0]
+
+
+def test_components_share_one_byte_codes_with_arrow():
+    values = pa.array(["T", "humanware", None, "x", "t"]).dictionary_encode()
+    parsed = parse_component(values, ALIASES)
+    assert parsed.values.tolist()[:2] == ["T", "H"]
+    assert parsed.values.isna().tolist() == [False, False, True, True, False]
+    assert parsed.invalid.tolist() == [False, False, False, True, False]
+    assert parsed.text.type.index_type == pa.int8()
+    assert parsed.text.to_pylist() == ["T", "H", None, None, "T"]
+    # without an empty or invalid cell, the Arrow indices are the pandas codes themselves
+    whole = parse_component(pa.array(["T", "orgaware", "t"]).dictionary_encode(), ALIASES)
+    assert whole.text.to_pylist() == ["T", "O", "T"] and whole.text.null_count == 0
+    arrow_codes = np.frombuffer(whole.text.indices.buffers()[1], dtype=np.int8)
+    assert np.shares_memory(whole.values.array.codes, arrow_codes)
+
+
+def test_no_invalid_cell_gives_an_all_false_mask():
+    parsed = parse_number(pa.array(["1", "2,5", None]).dictionary_encode())
+    assert parsed.invalid.dtype == bool and not parsed.invalid.any()
+    assert len(parsed.invalid) == 3
+
+
+def test_text_categories_with_a_dictionary_holding_a_value_twice():
+    array = pa.DictionaryArray.from_arrays(
+        pa.array([0, 1, 2, None], pa.int32()), pa.array(["a", "b", "a"])
+    )
+    series = text_categories(array)
+    assert series.tolist()[:3] == ["a", "b", "a"] and pd.isna(series.iloc[3])
+    assert list(series.cat.categories) == ["a", "b"]

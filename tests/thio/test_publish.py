@@ -98,6 +98,27 @@ def test_a_failed_publish_leaves_the_warehouse_as_it_was(tmp_path, csv_round, mo
     assert not list((home / ".build").iterdir())
 
 
+def test_a_failed_content_hash_leaves_the_warehouse_as_it_was(tmp_path, csv_round, monkeypatch):
+    # the hash runs on its own cursors while the rows are appended: its failure still fails
+    # the publication, and the build is removed only after the hashing threads are done
+    home = tmp_path / "home"
+    run_round(home, [csv_round])
+    before = hashlib.sha256((home / "warehouse.duckdb").read_bytes()).hexdigest()
+
+    def broken(*args, **kwargs):
+        raise OSError("no memory for the hash")
+
+    monkeypatch.setattr(publish, "_text_digest", broken)
+    _bump_f001(csv_round)
+    with pytest.raises(OSError, match="no memory for the hash"):
+        run_round(home, [csv_round])
+    assert hashlib.sha256((home / "warehouse.duckdb").read_bytes()).hexdigest() == before
+    assert not list((home / ".build").iterdir())
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+        assert _count(con, "select count(*) from meta.publications") == 1
+        assert _count(con, "select max(version) from marts.firm_tcc") == 1
+
+
 def test_row_order_does_not_change_the_content_hash(tmp_path, csv_round):
     home = tmp_path / "home"
     first = run_round(home, [csv_round])["publication"]

@@ -6,10 +6,13 @@ import copy
 import datetime as dt
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from schemas.common import _BLOCK_ROWS, repeated_rows
 from tests.fixtures.rounds import (
     ROUND_ID,
     find,
@@ -21,7 +24,7 @@ from tests.fixtures.rounds import (
 from thio.contract import SHEETS, landing_columns
 from thio.ingest import ingest_inputs
 from thio.methodology import load_methodology
-from thio.validation import QUARANTINE_COLUMNS, validate_round
+from thio.validation import QUARANTINE_COLUMNS, _codes_over, validate_round
 
 METHODOLOGY = load_methodology()
 
@@ -534,3 +537,64 @@ def test_keys_equal_once_stripped_are_duplicates(tmp_path):
         "csv/items.csv, sheet items, row 3, column item_id: item T1 of firm F001, component T "
         "appears more than once (also csv/items.csv, sheet items, row 2)",
     ]
+
+
+# ---------------------------------------------------------------- the key and code helpers
+
+
+def _coded(frame: pd.DataFrame) -> list:
+    coded = []
+    for name in frame.columns:
+        codes, uniques = pd.factorize(frame[name], use_na_sentinel=True)
+        coded.append((codes, len(uniques)))
+    return coded
+
+
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_repeated_rows_matches_pandas_in_any_row_order(shuffle):
+    # rows grouped firm > item > rater > criterion (not the columns' order), longer than a
+    # block, one exact repeat and one row repeating the labels with another score
+    rows = [
+        (f"F{firm:05d}", f"I{item}", criterion, rater, f"{firm % 7}")
+        for firm in range(_BLOCK_ROWS // 12 + 10)
+        for item in range(2)
+        for rater in (None, "2")
+        for criterion in ("c1", "c2", "c3")
+    ]
+    rows.insert(5000, rows[4000])
+    rows.insert(9000, (*rows[8000][:4], "other"))
+    frame = pd.DataFrame(rows, columns=["firm", "item", "criterion", "rater", "score"])
+    if shuffle:
+        frame = frame.sample(frac=1, random_state=3).reset_index(drop=True)
+    labels, score = _coded(frame[["firm", "item", "criterion", "rater"]]), _coded(frame[["score"]])
+
+    found = repeated_rows(labels, len(frame), then=score)
+    assert found is not None
+    order, starts = found
+    repeated = np.zeros(len(frame), dtype=bool)
+    repeated[order[~starts]] = True  # each later row of a combination
+    assert (repeated == frame.duplicated(keep="first").to_numpy()).all()
+    assert repeated.sum() == 1
+    by_labels = repeated_rows(labels, len(frame))
+    assert by_labels is not None and int((~by_labels[1]).sum()) == 2
+
+    unique = frame.drop_duplicates(["firm", "item", "criterion", "rater"])
+    assert (
+        repeated_rows(_coded(unique[["firm", "item", "criterion", "rater"]]), len(unique)) is None
+    )
+
+
+def test_codes_over_sheets_share_codes():
+    big = pa.DictionaryArray.from_arrays(
+        pa.array([0, 1, None, 2, 1], pa.int32()), pa.array(["a", "b", "c"])
+    )
+    # a dictionary holding a value twice, a value the other sheet lacks, a null
+    small = pa.DictionaryArray.from_arrays(
+        pa.array([0, 1, 2, None], pa.int8()), pa.array(["b", "d", "b"])
+    )
+    union = _codes_over([small, big])
+    values = union.values.to_pylist()
+    decoded = [[values[code] if code >= 0 else None for code in codes] for codes in union.codes]
+    assert decoded == [["b", "d", "b", None], ["a", "b", None, "c", "b"]]
+    assert union.n_values == 4
+    assert union.codes[1].base is not None  # the biggest sheet's own indices, not a copy
