@@ -15,6 +15,7 @@ import duckdb
 import pytest
 import yaml
 
+from tests.fixtures.compute import materialise_marts
 from thio.errors import ThioError
 from thio.expectations import (
     audit_markdown,
@@ -50,6 +51,7 @@ def _audit(tmp_path, staged, sql=(), methodology=None, validation=None, **option
     db_path = tmp_path / "compute.duckdb"
     shutil.copyfile(source, db_path)
     with duckdb.connect(str(db_path)) as con:
+        materialise_marts(con)  # the copy's marts are its own
         for statement in sql:
             con.execute(statement)
     return audit_round(

@@ -14,7 +14,7 @@ import pytest
 
 from tests.fixtures.rounds import ROUND_ID, good_round, write_csv, write_xlsx
 from thio.errors import ThioError
-from thio.ingest import ingest_inputs
+from thio.ingest import _expand_inputs, _reading_order, ingest_inputs
 
 
 def ingest(tmp_path: Path, *inputs: Path, round_id: str = ROUND_ID) -> dict:
@@ -713,3 +713,43 @@ def test_quoted_line_breaks_across_arrow_blocks_are_read_whole(tmp_path, monkeyp
     assert firms["firm_id"].iloc[99_999] == "F099999"
     # row numbers count records, as Excel shows the file (a cell's line break is in its row)
     assert firms["_row"].iloc[998] == 998 + 2
+
+
+def test_a_csv_folders_biggest_file_is_read_first_and_recorded_in_place(tmp_path):
+    first, second = tmp_path / "north", tmp_path / "south"
+    for folder, sizes in ((first, {"firms": 30, "items": 50, "sota": 900}), (second, {})):
+        folder.mkdir()
+        for sheet, size in sizes.items():
+            (folder / f"{sheet}.csv").write_bytes(b"x" * size)
+    for sheet, size in {"firms": 10, "sota": 400, "weights": 400}.items():  # a tie
+        (second / f"{sheet}.csv").write_bytes(b"x" * size)
+    mixed = tmp_path / "mixed"
+    mixed.mkdir()
+    (mixed / "firms.csv").write_bytes(b"x" * 10)
+    (mixed / "sota.csv").write_bytes(b"x" * 900)
+    (mixed / "round.xlsx").write_bytes(b"x" * 20)  # a workbook may hold a sota sheet too
+    members, _ = _expand_inputs([first, second, mixed])
+    names = [display for _, display, _ in members]
+    assert names[:3] == ["north/firms.csv", "north/items.csv", "north/sota.csv"]
+    order = _reading_order(members)
+    # north: sota first; south: no single biggest file; mixed: a workbook beside it
+    assert [names[index] for index in order] == [
+        "north/sota.csv",
+        "north/firms.csv",
+        "north/items.csv",
+        "south/firms.csv",
+        "south/sota.csv",
+        "south/weights.csv",
+        "mixed/firms.csv",
+        "mixed/round.xlsx",
+        "mixed/sota.csv",
+    ]
+
+
+def test_reading_the_biggest_file_first_keeps_the_files_in_input_order(tmp_path):
+    folder = tmp_path / "csv"
+    write_csv(good_round(), folder)
+    result = ingest(tmp_path, folder)
+    names = [record["file_name"] for record in result["files"]]
+    assert names == sorted(names)  # as the folder lists them, sota.csv not first
+    assert "csv/sota.csv" in names and names[0] != "csv/sota.csv"

@@ -12,6 +12,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from tests.fixtures.compute import materialise_marts
 from thio import publish
 from thio.ingest import ingest_inputs
 from thio.rounds import publish_run
@@ -36,6 +37,7 @@ def run_round(
     )
     if nudge_tcc:
         with duckdb.connect(compute["db_path"]) as con:
+            materialise_marts(con)
             con.execute("update marts.firm_tcc set tcc = tcc + ?", [nudge_tcc])
     return publish_run(run, ingest, validation, compute)
 

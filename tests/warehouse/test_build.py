@@ -8,6 +8,7 @@ import re
 import duckdb
 import pytest
 
+from tests.fixtures.compute import materialise_marts
 from thio.contract import SHEETS, landing_columns
 from thio.errors import ThioError
 from thio.warehouse import (
@@ -135,10 +136,14 @@ def test_landing_tables_and_missing_sheets(methodology, tmp_path, kit):
             "union all select schema_name || '.' || view_name, 'view' from duckdb_views() "
             "where not internal"
         ).fetchall()
-        # the file keeps the marts as tables and every other model as a view (the build's
-        # intermediate tables stayed in memory)
-        stored = {name: "table" if name.startswith("marts.") else "view" for name in kinds}
-        assert {name: kind for name, kind in relations if name in kinds} == stored
+        # the file holds every model as a view: a mart's over its parquet file beside the
+        # file, the others' over the landing views (the build's tables stayed in memory)
+        assert {name: kind for name, kind in relations if name in kinds} == dict.fromkeys(
+            kinds, "view"
+        )
+        assert sorted(path.name for path in (tmp_path / "marts").iterdir()) == sorted(
+            f"{mart}.parquet" for mart in MARTS
+        )
         assert "table" in {kinds[name] for name in kinds if name.startswith("intermediate.")}
         # ... and those views still compute in the file, from the landing views
         (firm,) = con.execute("select firm_id, tcc from intermediate.int_firms__scored").fetchall()
@@ -191,6 +196,7 @@ def test_checks_report_violations(methodology, tmp_path, kit):
         assert all(result["success"] for result in results)
         assert all(result["suite"] == "warehouse" for result in results)
         # break the mart: the checks must notice
+        materialise_marts(con)
         con.execute("update marts.firm_tcc set priority = 'T,T,I,O'")
         con.execute("update marts.tcc_by_group set share_low = share_low + 0.5")
         failed = {
