@@ -295,21 +295,19 @@ def _validate(work_dir: Path, round_id: str, methodology: Methodology) -> dict[s
     # numpy work, mostly outside the GIL -- while the other sheets are validated; its
     # schema runs after theirs (one pandera validation at a time).
     biggest = max(SHEETS, key=lambda name: _raw_rows(work_dir, name))
+    accepted = work_dir / "accepted"
+    accepted.mkdir(parents=True, exist_ok=True)
     loaded: dict[str, _Sheet] = {}
-    with ThreadPoolExecutor(max_workers=1) as pool:
+    # parquet writing is outside the GIL: each sheet is written in a second thread (the
+    # biggest first) once its last rule has run, while the work goes on
+    with ThreadPoolExecutor(max_workers=2) as pool:
         loading = pool.submit(_parse_rows, work_dir, SHEETS[biggest], methodology)
         for name, sheet in SHEETS.items():
             if name != biggest:
                 loaded[name] = _parse_rows(work_dir, sheet, methodology)
                 _check_rows(loaded[name], methodology, round_id)
         loaded[biggest] = loading.result()
-    _check_rows(loaded[biggest], methodology, round_id)
-    sheets = {name: loaded[name] for name in SHEETS}
-    accepted = work_dir / "accepted"
-    accepted.mkdir(parents=True, exist_ok=True)
-    # parquet writing is outside the GIL: each sheet is written in a second thread (the
-    # biggest first) once its last rule has run, while the work goes on
-    with ThreadPoolExecutor(max_workers=2) as pool:
+        sheets = {name: loaded[name] for name in SHEETS}
         writes = []
 
         def write(*names: str) -> None:
@@ -317,23 +315,29 @@ def _validate(work_dir: Path, round_id: str, methodology: Methodology) -> dict[s
                 if state.name in early:
                     continue
                 path = accepted / f"{state.name}.parquet"
-                writes.append(pool.submit(_write_accepted, state, path, state.good))
+                table = _accepted_table(state)
+                writes.append(pool.submit(_write_accepted, table, path, state.good))
 
-        # The biggest sheet is written while the cross-sheet rules run, with the rows good
-        # so far: those rules seldom quarantine one of its rows, and when they do, it is
-        # written again (the file is the same either way; only its writing moved earlier).
+        # The biggest sheet is written while its schema and the cross-sheet rules run, with
+        # the rows good once parsed: in a round worth publishing those rules seldom
+        # quarantine one of its rows, and when they do, it is written again (the file is the
+        # same either way; only its writing moved earlier). Its rows are taken as Arrow
+        # columns here, before the schema runs on the frame they come from.
         early: dict[str, tuple[np.ndarray, Any]] = {}
         if biggest in ("firms", "items", "sota", "programs"):
             good = sheets[biggest].good
             path = accepted / f"{biggest}.parquet"
-            early[biggest] = (good, pool.submit(_write_accepted, sheets[biggest], path, good))
+            table = _accepted_table(sheets[biggest])
+            early[biggest] = (good, pool.submit(_write_accepted, table, path, good))
+        _check_rows(sheets[biggest], methodology, round_id)
         known_firms, excluded = _check_firm_data(sheets, methodology)
         for name, (good, writing) in early.items():
             writes.append(writing)
             if not np.array_equal(good, sheets[name].good):
                 writing.result()
                 path = accepted / f"{name}.parquet"
-                writes.append(pool.submit(_write_accepted, sheets[name], path, sheets[name].good))
+                table = _accepted_table(sheets[name])
+                writes.append(pool.submit(_write_accepted, table, path, sheets[name].good))
         write("firms", "items", "sota", "programs")  # no rule below touches these
         firms = sheets["firms"]
         accepted_sectors = _unique(firms.text("sector_code").filter(pa.array(firms.good)))
@@ -1033,18 +1037,12 @@ def _accepted_schema(sheet: Sheet) -> pa.Schema:
     return pa.schema([pa.field(name, _ARROW_TYPES[kind]) for name, kind in landing_columns(sheet)])
 
 
-def _write_accepted(state: _Sheet, path: Path, good: np.ndarray) -> None:
-    """The typed frame's rows where ``good`` (a copy of ``state.good`` taken when the
-    writing was asked for: rules may go on marking rows meanwhile), with the landing types
-    (see ``_accepted_schema``).
-
-    The text columns are written as the dictionary-encoded arrays they are (parquet takes
-    the dictionary, not a string per row); the file carries no Arrow schema, so they read
-    back as plain ``string``. The pandas metadata is the one ``pa.Table.from_pandas`` gives
-    the typed frame, so ``pd.read_parquet`` restores the same dtypes (nullable Int64,
-    dates). Uncompressed and without statistics: the file is read once, whole, by the
-    compute step, and encoding dominated the writing.
-    """
+def _accepted_table(state: _Sheet) -> pa.Table:
+    """A sheet's typed frame as the Arrow table of its accepted file, every row, with the
+    landing types (see ``_accepted_schema``) and the pandas metadata that
+    ``pa.Table.from_pandas`` gives the typed frame, so that ``pd.read_parquet`` restores the
+    same dtypes (nullable Int64, dates). The text columns are the dictionary-encoded arrays
+    they are (parquet takes the dictionary, not a string per row)."""
     schema = _accepted_schema(state.sheet)
     columns = []
     dtypes = {}
@@ -1060,12 +1058,26 @@ def _write_accepted(state: _Sheet, path: Path, good: np.ndarray) -> None:
         else:  # provenance: the raw column
             columns.append(_array(state.raw.column(name)))
             dtypes[name] = np.dtype("int64") if name == "_row" else pd.StringDtype(na_value=np.nan)
-    table = pa.Table.from_arrays(columns, names=schema.names)
-    if not good.all():
-        table = table.filter(pa.array(good))  # Arrow's filter: no per-row Python
     empty = pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in dtypes.items()})
     metadata = pa.Table.from_pandas(empty, schema=schema, preserve_index=False).schema.metadata
-    text = [field_.name for field_ in schema if field_.type == pa.string()]
+    return pa.Table.from_arrays(columns, names=schema.names).replace_schema_metadata(metadata)
+
+
+def _write_accepted(table: pa.Table, path: Path, good: np.ndarray) -> None:
+    """Write an accepted file: ``table``'s rows where ``good`` (a copy of the sheet's
+    ``good`` taken when the writing was asked for: rules may go on marking rows meanwhile).
+
+    The file carries no Arrow schema, so the text columns read back as plain ``string``;
+    the pandas metadata goes in as the file's key-value metadata. Uncompressed and without
+    statistics: the file is read once, whole, by the compute step, and encoding dominated
+    the writing.
+    """
+    metadata = table.schema.metadata
+    table = table.replace_schema_metadata(None)
+    if not good.all():
+        table = table.filter(pa.array(good))  # Arrow's filter: no per-row Python
+    text = [field_.name for field_ in table.schema if field_.type == pa.string()]
+    text += [field_.name for field_ in table.schema if pa.types.is_dictionary(field_.type)]
     with pq.ParquetWriter(
         path,
         table.schema,

@@ -7,13 +7,14 @@ accepted parquet files, runs the macros of ``warehouse/macros/`` and then every 
 ``create view|table <layer>.<name> as ...`` (see :func:`materialisations`), a model as soon as
 the ones it references exist (independent models run side by side). Models are discovered
 from the folder; their order comes from the ``<layer>.<name>`` references in their SQL text.
-The marts' rows then go to uncompressed parquet files beside the compute database file
+Each mart's rows then go to an uncompressed parquet file beside the compute database file
 (a scratch copy the audit and publish steps read once: compressing it cost more than writing
-the bytes), and the file gets the same objects, every model as a view (a mart's over its
-parquet file), in one transaction. Input values only ever reach DuckDB as parameters or
-through parquet files, never as SQL text; the paths in SQL text are the run's own files
-(each landing view's accepted parquet file and each mart's, as quoted literals: a view's
-query and a COPY take no parameters), and the compute file's, as a parameter.
+the bytes), and the file gets the methodology tables, the landing views, the macros, the
+staging views and a view per mart over its parquet file, in one transaction. Input values
+only ever reach DuckDB as parameters or through parquet files, never as SQL text; the paths
+in SQL text are the run's own files (each landing view's accepted parquet file and each
+mart's, as quoted literals: a view's query and a COPY take no parameters), and the compute
+file's, as a parameter.
 """
 
 from __future__ import annotations
@@ -126,34 +127,51 @@ def build_compute_db(
     """Build the round's compute database at ``db_path`` from its accepted parquet files.
 
     A file already at ``db_path`` is replaced. The models run in an in-memory database
-    (:func:`_run_models`); the file then gets the ``methodology`` tables, one
+    (:func:`_run_models`), each mart's rows going to ``marts/<mart>.parquet`` beside the
+    file as soon as the mart is built (uncompressed: a scratch copy the audit and publish
+    steps read once; DuckDB writes it on all cores, in about half the time of storing the
+    rows as tables in the file). The file then gets the ``methodology`` tables, one
     ``landing.<sheet>`` view per contract sheet over ``accepted_dir/<sheet>.parquet`` (empty
     when the file is absent; the views read the files, which must stay where they are for as
-    long as the database is queried beyond its marts), ``landing.run(round_id)``, the macros,
-    every staging and intermediate model as a view and every mart as a view over its rows in
-    ``marts/<mart>.parquet`` beside the file (what the audit and publish steps read; the
-    folder goes with the file). Returns a JSON-able summary: the database
-    path, the round, the models in build order, the row count of every mart and the results
-    of ``warehouse/checks`` (recorded in meta.validation_results).
+    long as the database is queried beyond its marts), ``landing.run(round_id)``, the macros
+    the staging models as views and a view per mart over its parquet file (what the audit
+    and publish steps read; the folder goes with the file), in one transaction; the
+    intermediate models, which nothing reads after the build, are not stored. Returns a
+    JSON-able summary: the database path, the round, the models in build order, the row
+    count of every mart and the results of ``warehouse/checks`` (recorded in
+    meta.validation_results).
     """
     db_path = Path(db_path)
     db_path.parent.mkdir(parents=True, exist_ok=True)
     for stale in (db_path, db_path.with_name(db_path.name + ".wal")):
         stale.unlink(missing_ok=True)
+    folder = marts_dir(db_path)
+    folder.mkdir(exist_ok=True)
+    for stale in folder.glob("*.parquet"):
+        stale.unlink()
     order = model_order(WAREHOUSE_DIR)
     kinds = materialisations(WAREHOUSE_DIR)
     models = _models(WAREHOUSE_DIR)
+    # the path is the run's own folder and a mart's name (never input text)
+    files = {
+        name: _literal(str((folder / f"{name.split('.', 1)[1]}.parquet").resolve()))
+        for name in order
+        if name.startswith("marts.")
+    }
     con = duckdb.connect()
     try:
         _prepare(con, methodology, Path(accepted_dir), round_id)
-        _run_models(con, kinds, models)
+        _run_models(con, kinds, models, files)
         marts = {
             name.split(".", 1)[1]: con.execute(f"select count(*) from {name}").fetchone()[0]
-            for name in order
-            if name.startswith("marts.")
+            for name in files
         }
-        checks = run_checks(con)
-        _write_file(con, db_path, order, models, methodology, Path(accepted_dir), round_id)
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            # the checks read the in-memory marts while the file is written
+            checking = pool.submit(run_checks, con.cursor())
+            staging = {name: models[name] for name in order if name.startswith("staging.")}
+            _write_file(con, db_path, staging, files, methodology, Path(accepted_dir), round_id)
+            checks = checking.result()
     finally:
         con.close()
     return {
@@ -185,10 +203,14 @@ _MODEL_THREADS = 4
 
 
 def _run_models(
-    con: duckdb.DuckDBPyConnection, kinds: dict[str, str], models: dict[str, str]
+    con: duckdb.DuckDBPyConnection,
+    kinds: dict[str, str],
+    models: dict[str, str],
+    files: dict[str, str],
 ) -> None:
     """Create every model in ``con`` (in memory) as ``kinds`` says, each as soon as the
-    models it references are there."""
+    models it references are there; a mart's rows are then copied to its file of ``files``
+    (a quoted path)."""
     sorter = TopologicalSorter(_references(WAREHOUSE_DIR))
     sorter.prepare()
 
@@ -197,6 +219,10 @@ def _run_models(
         try:
             query = models[name].strip().rstrip(";")
             cursor.execute(f"create {kinds[name]} {name} as\n{query}\n")
+            if name in files:
+                cursor.execute(
+                    f"copy {name} to {files[name]} (format parquet, compression uncompressed)"
+                )
         except duckdb.Error as exc:
             raise ThioError(f"warehouse model {name} failed: {exc}") from exc
         finally:
@@ -220,41 +246,25 @@ def marts_dir(db_path: Path) -> Path:
 def _write_file(
     con: duckdb.DuckDBPyConnection,
     db_path: Path,
-    order: list[str],
-    models: dict[str, str],
+    staging: dict[str, str],
+    files: dict[str, str],
     methodology: Methodology,
     accepted_dir: Path,
     round_id: str,
 ) -> None:
-    """Write the compute database from the in-memory build in ``con``: each mart's rows to
-    ``marts/<mart>.parquet`` beside the file (uncompressed: a scratch copy the audit and
-    publish steps read once; DuckDB writes it on all cores, in about half the time of
-    storing the rows as tables in the file), and the file with the methodology tables,
-    the landing views, the macros, a view per mart over its parquet file and every other
-    model as a view (its definition, for whoever inspects the build: the intermediate
-    tables the build kept in memory are not stored, nothing reads them after it), in one
-    transaction."""
-    folder = marts_dir(db_path)
-    folder.mkdir(exist_ok=True)
-    for stale in folder.glob("*.parquet"):
-        stale.unlink()
-    files = {}
-    for name in order:
-        if name.startswith("marts."):
-            files[name] = _literal(str((folder / f"{name.split('.', 1)[1]}.parquet").resolve()))
-            # the path is the run's own folder and a mart's name (never input text)
-            con.execute(f"copy {name} to {files[name]} (format parquet, compression uncompressed)")
+    """Write the compute database file: the methodology tables, the landing views, the
+    macros, the ``staging`` models as views (projections of the landing views, which the
+    checks of ``warehouse/checks`` read beside the marts) and a view per mart over its
+    parquet file of ``files``, in one transaction."""
     con.execute("attach ? as compute_file", [str(db_path)])
     con.execute("use compute_file")
     try:
         con.execute("begin transaction")
         _prepare(con, methodology, accepted_dir, round_id)
-        for name in order:
-            if name in files:
-                con.execute(f"create view {name} as select * from read_parquet({files[name]})")
-            else:
-                query = models[name].strip().rstrip(";")
-                con.execute(f"create view {name} as\n{query}\n")
+        for name, query in staging.items():
+            con.execute(f"create view {name} as\n{query.strip().rstrip(';')}\n")
+        for name, path in files.items():
+            con.execute(f"create view {name} as select * from read_parquet({path})")
         con.execute("commit")
         con.execute("checkpoint")
     finally:
