@@ -44,11 +44,11 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import yaml
 
 import schemas
 from thio.errors import ThioError
 from thio.methodology import Methodology
+from thio.yamlfile import load_yaml
 
 SUITES_DIR = Path(schemas.__file__).resolve().parent / "expectations"
 ROUND_SUITE = "round"
@@ -96,7 +96,7 @@ def load_suites(directory: Path = SUITES_DIR) -> list[Suite]:
     """Every suite of ``directory`` (``*.yaml``), by name, the round suite last."""
     suites = []
     for path in sorted(Path(directory).glob("*.yaml")):  # the GX config is *.yml
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = load_yaml(path.read_text(encoding="utf-8"))
         try:
             suites.append(
                 Suite(

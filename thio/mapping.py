@@ -70,6 +70,7 @@ import yaml
 
 from thio.contract import SHEETS
 from thio.errors import ThioError
+from thio.yamlfile import load_yaml
 
 FORMATS = ("kobo_xlsx", "odk_zip", "surveycto_csv")
 RUN_VALUES = ("round_id",)
@@ -218,7 +219,7 @@ def load_mapping(path: str | Path) -> Mapping:
     except OSError as exc:
         raise MappingError(f"mapping {path}: cannot be read ({exc.strerror})") from None
     try:
-        document = yaml.safe_load(raw)
+        document = load_yaml(raw)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""

@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from thio.errors import ThioError
+from thio.yamlfile import load_yaml
 
 DEFAULT_METHODOLOGY = Path(__file__).resolve().parent.parent / "methodology.yaml"
 COMPONENT_ORDER = ("T", "H", "I", "O")
@@ -154,7 +155,7 @@ def load_methodology(path: str | Path | None = None) -> Methodology:
     except OSError as exc:
         raise ThioError(f"methodology file {path.name}: cannot be read ({exc.strerror})") from None
     try:
-        settings = yaml.safe_load(raw)
+        settings = load_yaml(raw)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
