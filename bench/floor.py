@@ -3,7 +3,8 @@
 Given the same input files the pipeline reads (workbooks ``.xlsx`` and/or folders of contract
 CSV files), :func:`run_floor` reads them straight into Arrow (fastexcel for workbooks,
 pyarrow.csv for CSV folders) and computes, in one DuckDB query: normalised SOTA per item ->
-item contribution c -> component contributions T, H, I, O -> AHP intensities (each
+item contribution c -> component contributions T, H, I, O (with each component's lowest ll,
+highest ul, weighted SOTA, items and weight, as published) -> AHP intensities (each
 respondent's principal eigenvector by repeated squaring, as the methodology's power method,
 or the geometric-mean method when the methodology says so; CR; AIJ of the consistent
 respondents; the scope chain firm AHP -> firm weights -> panel AHP -> panel weights ->
@@ -186,6 +187,24 @@ def _eigen_ctes(name: str, source: str, keys: str, method: str) -> str:
 )"""
 
 
+def _component_aggregates() -> str:
+    """Section 4 per component, side by side: the contribution (t, h, i, o) and the
+    published details of each (lowest ll, highest ul, weighted mean SOTA, items, weight)."""
+    parts = []
+    for code in _ORDER:
+        name = code.lower()
+        only = f"filter (where component = '{code}')"
+        parts += [
+            f"sum(w * c) {only} / sum(w) {only} as {name}",
+            f"min(ll) {only} as {name}_ll_min",
+            f"max(ul) {only} as {name}_ul_max",
+            f"sum(w * s) {only} / sum(w) {only} as {name}_sota",
+            f"count(*) {only} as {name}_n_items",
+            f"sum(w) {only} as {name}_weight_sum",
+        ]
+    return ",\n    ".join(parts)
+
+
 def _priority_sql(rule: str, *columns: str) -> str:
     """Section 8: the components ranked for upgrading ("H,I,T,O") from the columns of the
     four contributions then the four betas; keys rounded to $decimals, ties in THIO order."""
@@ -247,10 +266,15 @@ left join classes cl
 
 
 def floor_sql(method: str = "eigenvector", rule: str = "lowest_contribution") -> str:
-    """The firm query: a row per complete firm with T, H, I, O, betas, TCC, class and
-    priority."""
+    """The firm query: a row per complete firm with T, H, I, O and each component's details,
+    betas, TCC, class and priority."""
     pair_columns = ", ".join(
         f"max(a) filter (where pair = '{i}{j}') as {_pair_column(i, j)}" for i, j in _UPPER
+    )
+    details = ", ".join(
+        f"{code.lower()}_{detail}"
+        for code in _ORDER
+        for detail in ("ll_min", "ul_max", "sota", "n_items", "weight_sum")
     )
     geo = ", ".join(f"exp(avg(ln({c}))) as {c}" for c in ("th", "ti", "to_", "hi", "ho", "io"))
     return f"""
@@ -271,15 +295,12 @@ item_s as (
   group by all
 ),
 item_c as (
-  select i.firm_id, i.component, i.w, (i.ll + s.s * (i.ul - i.ll)) / $limit_max as c
+  select i.firm_id, i.component, i.w, i.ll, i.ul, s.s,
+    (i.ll + s.s * (i.ul - i.ll)) / $limit_max as c
   from itm i join item_s s using (firm_id, component, item_id)
 ),
 comp as materialized (
-  select firm_id,
-    sum(w * c) filter (where component = 'T') / sum(w) filter (where component = 'T') as t,
-    sum(w * c) filter (where component = 'H') / sum(w) filter (where component = 'H') as h,
-    sum(w * c) filter (where component = 'I') / sum(w) filter (where component = 'I') as i,
-    sum(w * c) filter (where component = 'O') / sum(w) filter (where component = 'O') as o
+  select firm_id, {_component_aggregates()}
   from item_c
   group by firm_id
 ),
@@ -339,7 +360,7 @@ firm as (
   group by f.firm_id
 ),
 chosen as (
-  select f.firm_id, f.sector_code, f.region_code, f.sample_weight, c.t, c.h, c.i, c.o,
+  select f.firm_id, f.sector_code, f.region_code, f.sample_weight, c.*  exclude (firm_id),
     case when fa.scope_id is not null then 'firm_ahp'
          when fw.scope_id is not null then 'firm_weights'
          when pa.scope_id is not null then 'panel_ahp'
@@ -358,7 +379,7 @@ chosen as (
   where c.t is not null and c.h is not null and c.i is not null and c.o is not null
 ),
 betas as (
-  select firm_id, sector_code, region_code, sample_weight, t, h, i, o, beta_source,
+  select firm_id, sector_code, region_code, sample_weight, t, h, i, o, {details}, beta_source,
     case beta_source when 'firm_ahp' then fa0 when 'firm_weights' then fw0
       when 'panel_ahp' then pa0 when 'panel_weights' then pw0 else $beta_t end as beta_t,
     case beta_source when 'firm_ahp' then fa1 when 'firm_weights' then fw1

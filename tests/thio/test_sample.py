@@ -259,6 +259,10 @@ def test_bench_floor_reproduces_the_worked_example(worked_example, expected):
             assert row["tcc_class"] == firm["tcc_class"]
             assert row["technology_level"] == firm["technology_level"]
             assert row["priority"] == firm["priority"]
+            for code, component in firm["components"].items():
+                for key in ("ll_min", "ul_max", "sota", "n_items"):
+                    observed = row[f"{code.lower()}_{key}"]
+                    assert observed == pytest.approx(component[key], abs=1e-9), (code, key)
         # the technometric map (method.md section 9) the floor computes too
         kinds = {3: "all", 1: "sector", 2: "region", 0: "sector_region"}
         groups = {
