@@ -166,9 +166,9 @@ def build_compute_db(
             name.split(".", 1)[1]: con.execute(f"select count(*) from {name}").fetchone()[0]
             for name in files
         }
-        with ThreadPoolExecutor(max_workers=1) as pool:
+        with con.cursor() as checker, ThreadPoolExecutor(max_workers=1) as pool:
             # the checks read the in-memory marts while the file is written
-            checking = pool.submit(run_checks, con.cursor())
+            checking = pool.submit(run_checks, checker)
             staging = {name: models[name] for name in order if name.startswith("staging.")}
             _write_file(con, db_path, staging, files, methodology, Path(accepted_dir), round_id)
             checks = checking.result()
