@@ -66,11 +66,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
-import yaml
 
 from thio.contract import SHEETS
 from thio.errors import ThioError
-from thio.yamlfile import load_yaml
+from thio.yamlfile import InvalidYaml, load_yaml
 
 FORMATS = ("kobo_xlsx", "odk_zip", "surveycto_csv")
 RUN_VALUES = ("round_id",)
@@ -220,9 +219,8 @@ def load_mapping(path: str | Path) -> Mapping:
         raise MappingError(f"mapping {path}: cannot be read ({exc.strerror})") from None
     try:
         document = load_yaml(raw)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1})" if mark is not None else ""
+    except InvalidYaml as exc:
+        where = f" (line {exc.line})" if exc.line else ""
         raise MappingError(f"{path.name}: not valid YAML{where}") from None
     checker = _Checker(path.name)
     fmt, tables, parts = checker.document(document)

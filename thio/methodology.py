@@ -12,10 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from thio.errors import ThioError
-from thio.yamlfile import load_yaml
+from thio.yamlfile import InvalidYaml, load_yaml
 
 DEFAULT_METHODOLOGY = Path(__file__).resolve().parent.parent / "methodology.yaml"
 COMPONENT_ORDER = ("T", "H", "I", "O")
@@ -156,10 +154,8 @@ def load_methodology(path: str | Path | None = None) -> Methodology:
         raise ThioError(f"methodology file {path.name}: cannot be read ({exc.strerror})") from None
     try:
         settings = load_yaml(raw)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise ThioError(f"methodology file {path.name}: not valid YAML{where}") from None
+    except InvalidYaml as exc:
+        raise ThioError(f"methodology file {path.name}: {exc}") from None
     _check_settings(path.name, settings)
     return Methodology(
         path=path, sha256=hashlib.sha256(raw).hexdigest(), raw=raw, settings=settings
