@@ -41,6 +41,7 @@ from thio.expectations import (  # noqa: E402
     import_gx,
     load_suites,
     run_suites,
+    stage_relations,
     staged_frames,
 )
 from thio.ingest import ingest_inputs  # noqa: E402
@@ -157,9 +158,8 @@ def main(argv: list[str] | None = None) -> None:
         def sql() -> tuple[float, dict]:
             mark = time.perf_counter()
             with duckdb.connect() as con:
-                con.execute("attach ? as compute (read_only)", [str(compute_db)])
-                _relations(con, validation, parameters)
-                con.execute("use compute")
+                # the audit's own relations (no previous round here)
+                stage_relations(con, compute_db, home, None, validation, parameters)
                 failing = sql_rules(con, suites, parameters)
             return time.perf_counter() - mark, failing
 
@@ -211,28 +211,6 @@ def main(argv: list[str] | None = None) -> None:
             "ratio_gx_to_sql": round(min(gx_times) / min(sql_times), 2),
         }
         print(json.dumps(report, indent=1))
-
-
-def _relations(con, validation: dict, parameters: dict[str, float]) -> None:
-    """The round suite's relations, as thio.expectations.staged_frames makes them (no
-    previous round here)."""
-    con.execute(
-        "create temp table audit_parameters as select "
-        + ", ".join(f"cast(? as double) as {name}" for name in parameters),
-        list(parameters.values()),
-    )
-    con.execute(
-        "create temp table round_facts as select cast(? as double) as quarantine_share, "
-        "cast(? as bigint) as firms_with_problems, cast(? as bigint) as firm_ids_read",
-        [
-            validation["quarantine_share"],
-            validation["n_firms_with_problems"],
-            validation["n_firms_read"] + validation["n_unknown_firm_ids"],
-        ],
-    )
-    con.execute(
-        "create temp table previous_sectors (sector_code varchar, n_firms bigint, tcc_mean double)"
-    )
 
 
 if __name__ == "__main__":

@@ -48,6 +48,7 @@ import duckdb
 import schemas
 from thio.errors import ThioError
 from thio.methodology import Methodology
+from thio.report import markdown_cell
 from thio.yamlfile import load_yaml
 
 SUITES_DIR = Path(schemas.__file__).resolve().parent / "expectations"
@@ -207,16 +208,11 @@ def frames_ahead(
     """
     previous = previous_round(home, round_id)
     futures: dict[str, Future] = {suite.name: Future() for suite in suites}
-    facts = [
-        float(validation["quarantine_share"]),
-        int(validation["n_firms_with_problems"]),
-        int(validation["n_firms_read"]) + int(validation["n_unknown_firm_ids"]),
-    ]
 
     def read() -> None:
         try:
             with duckdb.connect() as con:
-                _stage_relations(con, compute_db, home, previous, facts, parameters)
+                stage_relations(con, compute_db, home, previous, validation, parameters)
                 for suite in suites:
                     frame = con.sql(suite.frame).to_arrow_table().to_pandas()
                     futures[suite.name].set_result(frame)
@@ -229,14 +225,23 @@ def frames_ahead(
     return futures, previous
 
 
-def _stage_relations(
+def stage_relations(
     con: duckdb.DuckDBPyConnection,
     compute_db: Path,
     home: Path,
     previous: tuple[str, int] | None,
-    facts: list[Any],
+    validation: dict[str, Any],
     parameters: dict[str, float],
 ) -> None:
+    """Make ``con`` (an in-memory database) the place the suites' frame queries run: the
+    compute database attached read-only and used, and the round suite's relations
+    (``audit_parameters``, ``round_facts`` from ``validation``, ``previous_sectors`` of
+    the ``previous`` published round, empty when None; see round.yaml)."""
+    facts = [
+        float(validation["quarantine_share"]),
+        int(validation["n_firms_with_problems"]),
+        int(validation["n_firms_read"]) + int(validation["n_unknown_firm_ids"]),
+    ]
     con.execute("attach ? as compute (read_only)", [str(compute_db)])
     # names are our own parameter names; the values go in as parameters
     con.execute(
@@ -675,14 +680,6 @@ def audit_markdown(audit: dict[str, Any]) -> str:
         result = "passed" if row["success"] else "FAILED"
         lines.append(
             f"| {row['suite']} | {row['check_name']} | {row['severity']} | {result} | "
-            f"{row['unexpected_count']} | {_cell(row['message'] or '')} |"
+            f"{row['unexpected_count']} | {markdown_cell(row['message'] or '')} |"
         )
     return "\n".join(lines) + "\n"
-
-
-def _cell(text: str) -> str:
-    """Text with values from the input inside a markdown table cell: no breaks, no markup."""
-    cleaned = " ".join(str(text).split())
-    for character in "\\|`*_[]<>#":
-        cleaned = cleaned.replace(character, f"\\{character}")
-    return cleaned

@@ -130,9 +130,9 @@ def run_summary_markdown(report: dict) -> str:
         "|---|---|---:|---:|---:|",
     ]
     for row in report["files"]:
-        name = _markdown_cell(row["file_name"])
+        name = markdown_cell(row["file_name"])
         if row["status"] == "rejected":
-            lines.append(f"| {name} | rejected: {_markdown_cell(row['message'])} | | | |")
+            lines.append(f"| {name} | rejected: {markdown_cell(row['message'])} | | | |")
         else:
             lines.append(
                 f"| {name} | {row['status']} | {row['rows_read']} | {row['rows_accepted']} "
@@ -141,11 +141,11 @@ def run_summary_markdown(report: dict) -> str:
     messages = report.get("messages") or []
     if messages:
         lines += ["", "## Problems and warnings", ""]
-        lines += [f"- {_markdown_cell(message)}" for message in messages]
+        lines += [f"- {markdown_cell(message)}" for message in messages]
     return "\n".join(lines) + "\n"
 
 
-def _markdown_cell(text: object) -> str:
+def markdown_cell(text: object) -> str:
     """Text from an input file inside a markdown table cell: no cell breaks, no markup."""
     cleaned = " ".join(str(text).split())
     for character in "\\|`*_[]<>#":
