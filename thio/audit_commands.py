@@ -13,21 +13,10 @@ from pathlib import Path
 
 import click
 
+from thio.cli_options import home_option
 from thio.errors import ThioError
 
 HOME_HELP = "Data home holding warehouse.duckdb (default: $THIO_HOME or ./thio-data)."
-
-
-def _home_option(command: Callable) -> Callable:
-    from thio.cli import DEFAULT_HOME
-
-    return click.option(
-        "--home",
-        type=click.Path(file_okay=False, path_type=Path),
-        default=DEFAULT_HOME,
-        show_default=True,
-        help=HOME_HELP,
-    )(command)
 
 
 def _round_option(command: Callable) -> Callable:
@@ -59,7 +48,7 @@ def _run(home: Path, produce: Callable[[], list[str]]) -> None:
 
 
 @click.command("lineage")
-@_home_option
+@home_option(HOME_HELP)
 @_round_option
 @_version_option
 def lineage_command(home: Path, round_id: str, version: int | None) -> None:
@@ -70,7 +59,7 @@ def lineage_command(home: Path, round_id: str, version: int | None) -> None:
 
 
 @click.command("trace")
-@_home_option
+@home_option(HOME_HELP)
 @_round_option
 @click.option("--firm", "firm_id", required=True, help="Firm id.")
 @_version_option
@@ -82,7 +71,7 @@ def trace_command(home: Path, round_id: str, firm_id: str, version: int | None) 
 
 
 @click.command("verify")
-@_home_option
+@home_option(HOME_HELP)
 @_round_option
 @_version_option
 def verify_command(home: Path, round_id: str, version: int | None) -> None:
@@ -102,7 +91,7 @@ def verify_command(home: Path, round_id: str, version: int | None) -> None:
 
 
 @click.command("diff")
-@_home_option
+@home_option(HOME_HELP)
 @_round_option
 @click.option("--from", "from_version", type=click.IntRange(min=1), required=True)
 @click.option("--to", "to_version", type=click.IntRange(min=1), required=True)
@@ -114,7 +103,7 @@ def diff_command(home: Path, round_id: str, from_version: int, to_version: int) 
 
 
 @click.command("retract")
-@_home_option
+@home_option(HOME_HELP)
 @_round_option
 @click.option("--version", "version", type=click.IntRange(min=1), required=True)
 @click.option("--reason", required=True, help="Why the version is withdrawn (recorded).")

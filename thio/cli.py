@@ -15,9 +15,8 @@ from pathlib import Path
 
 import click
 
+from thio.cli_options import home_option
 from thio.errors import ThioError
-
-DEFAULT_HOME = os.environ.get("THIO_HOME", "thio-data")
 
 
 def _prepare_prefect(home: Path, verbose: bool) -> None:
@@ -122,13 +121,7 @@ def cli() -> None:
 
 
 @cli.command("run")
-@click.option(
-    "--home",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=DEFAULT_HOME,
-    show_default=True,
-    help="Data home (warehouse, raw archive, reports). Env: THIO_HOME.",
-)
+@home_option("Data home (warehouse, raw archive, reports). Env: THIO_HOME.")
 @click.option("--round", "round_id", required=True, help="Survey round id: YYYYQn or YYYY.")
 @click.option(
     "--methodology",
@@ -221,13 +214,7 @@ def template_command(out: Path, methodology: str | None) -> None:
 
 
 @cli.command("map")
-@click.option(
-    "--home",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=DEFAULT_HOME,
-    show_default=True,
-    help="Data home holding warehouse.duckdb.",
-)
+@home_option("Data home holding warehouse.duckdb.")
 @click.option("--round", "round_id", help="Round (default: the latest published round).")
 @click.option(
     "--lang",
@@ -248,13 +235,7 @@ def map_command(home: Path, round_id: str | None, lang: str) -> None:
 
 
 @cli.command("demo")
-@click.option(
-    "--home",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=DEFAULT_HOME,
-    show_default=True,
-    help="Data home for the demo's warehouse.",
-)
+@home_option("Data home for the demo's warehouse.")
 @click.option(
     "--firms",
     type=click.IntRange(10, 100_000),
@@ -301,13 +282,7 @@ def demo_command(home: Path, firms: int, lang: str, verbose: bool) -> None:
 
 
 @cli.command("quarantine")
-@click.option(
-    "--home",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=DEFAULT_HOME,
-    show_default=True,
-    help="Data home holding warehouse.duckdb.",
-)
+@home_option("Data home holding warehouse.duckdb.")
 @click.option("--round", "round_id", required=True, help="Survey round id: YYYYQn or YYYY.")
 @click.option("--run", "run_id", help="Run id (default: the round's latest run).")
 @click.option(
