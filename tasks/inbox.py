@@ -7,6 +7,7 @@ from prefect.runtime import task_run
 from prefect.tasks import exponential_backoff
 
 from thio.inbox import drop_duplicates, file_entries, pending_entries, plan_round, settled_entries
+from thio.runs import resolve_home
 
 LOOK_RETRIES = 3
 
@@ -23,10 +24,12 @@ class StillCopying(Exception):
         state.result(raise_on_failure=False), StillCopying
     ),
 )
-def plan_inbox(home: str, settle_seconds: float) -> list[dict]:
+def plan_inbox(home: str | None, settle_seconds: float) -> list[dict]:
     """One plan per round with settled new exports (entries still being copied are retried
-    with backoff, then left for the next look); duplicates of processed files are dropped."""
+    with backoff, then left for the next look); duplicates of processed files are dropped.
+    home None: $THIO_HOME or ./thio-data."""
     logger = get_run_logger()
+    home = resolve_home(home)
     pending, warnings = pending_entries(Path(home))
     for warning in warnings:
         logger.warning(warning)
@@ -47,7 +50,8 @@ def plan_inbox(home: str, settle_seconds: float) -> list[dict]:
 
 @task(name="file-inbox")
 def file_inbox(plan: dict, report: dict) -> list[str]:
-    """Move the run's new exports to processed/ or rejected/ (with a .why.txt)."""
+    """Move the run's new exports to processed/, rejected/, held/ or blocked/ (the last
+    three with a .why.txt)."""
     lines = file_entries(plan, report)
     logger = get_run_logger()
     for line in lines:

@@ -2,12 +2,11 @@
 
 import duckdb
 from prefect import task
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
+from tasks.artifacts import record_artifacts
 from tasks.concurrency import warehouse_slot
 from thio.errors import ThioError
 from thio.lineage import flow_finished, published_outputs, recorded_step, run_inputs
-from thio.report import map_table, run_summary_markdown
 from thio.rounds import publish_run
 
 
@@ -28,7 +27,8 @@ def publish_version(
 ) -> dict:
     """Record the run and publish its marts atomically when the audit did not block them (or
     record why nothing was), holding the home's warehouse slot; the flow run's lineage ends
-    here; the run's summary and the round's map become artifacts keyed by round."""
+    here; the run's summary, the round's map and its Data Docs link become artifacts keyed
+    by round (tasks.artifacts)."""
     with warehouse_slot(run["home"]), recorded_step(run, "publish") as step:
         report = publish_run(run, ingest, validation, compute, audit)
         step["publication"] = report.get("publication")
@@ -39,18 +39,5 @@ def publish_version(
     if audit is not None and compute is not None:
         audited = {**compute, "checks": [*compute.get("checks", []), *audit["checks"]]}
     flow_finished(run, ingest, validation, audited, report)
-    key = run["round_id"].lower()
-    create_markdown_artifact(
-        run_summary_markdown(report),
-        key=f"thio-run-{key}",
-        description=f"Run summary of round {run['round_id']}",
-    )
-    if report["publication"]["status"] in ("published", "unchanged"):
-        title, rows = map_table(run["home"], run["round_id"])
-        header, *body = rows
-        create_table_artifact(
-            [dict(zip(header, row, strict=True)) for row in body],
-            key=f"thio-map-{key}",
-            description=title,
-        )
+    record_artifacts(run, report)
     return report

@@ -33,7 +33,7 @@ def test_quarterly_schedule_is_jakarta_cron():
     assert quarterly["entrypoint"] == "flows/survey_round.py:survey_round"
 
 
-def test_inbox_every_15_minutes_backfill_on_demand_one_run_at_a_time():
+def test_inbox_every_15_minutes_backfill_on_demand():
     deployments = {d["name"]: d for d in _deployments()}
     assert set(deployments) == {
         "survey-round-quarterly",
@@ -43,5 +43,16 @@ def test_inbox_every_15_minutes_backfill_on_demand_one_run_at_a_time():
     assert deployments["survey-round-inbox"]["schedules"][0]["interval"] == 900
     assert "schedules" not in deployments["survey-round-backfill"]
     for deployment in deployments.values():
-        assert deployment["concurrency_limit"] == 1
         assert deployment["work_pool"]["name"] == "thio-process"
+    # a paused (held) quarterly run would lose a deployment slot and stop: it has none
+    assert "concurrency_limit" not in deployments["survey-round-quarterly"]
+    assert deployments["survey-round-inbox"]["concurrency_limit"] == 1
+    assert deployments["survey-round-backfill"]["concurrency_limit"] == 1
+
+
+def test_no_deployment_names_a_home_and_held_rounds_wait_for_a_person():
+    deployments = {d["name"]: d for d in _deployments()}
+    # the home comes from THIO_HOME on the worker (or the pool's job variables)
+    assert not [name for name, d in deployments.items() if "home" in d["parameters"]]
+    assert deployments["survey-round-quarterly"]["parameters"]["hold_minutes"] == 1440
+    assert deployments["survey-round-inbox"]["parameters"]["hold_minutes"] == 60

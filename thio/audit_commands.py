@@ -1,8 +1,8 @@
-"""The auditors' commands of the ``thio`` CLI: lineage, trace, verify, diff, retract.
+"""The auditors' commands of the ``thio`` CLI: lineage, trace, verify, diff, retract, release.
 
-All but ``retract`` only read: they open the published warehouse read-only and never block
-a run or another reader. Exit codes: 0 done (verify: verified), 1 a problem the user can act
-on (verify: not verified), 2 usage error; never a traceback.
+All but ``retract`` and ``release`` only read: they open the published warehouse read-only
+and never block a run or another reader. Exit codes: 0 done (verify: verified), 1 a problem
+the user can act on (verify: not verified), 2 usage error; never a traceback.
 """
 
 from __future__ import annotations
@@ -120,4 +120,46 @@ def retract_command(home: Path, round_id: str, version: int, reason: str) -> Non
     _run(home, produce)
 
 
-AUDIT_COMMANDS = (lineage_command, trace_command, verify_command, diff_command, retract_command)
+@click.command("release")
+@home_option(HOME_HELP)
+@_round_option
+@click.option("--run", "run_id", required=True, help="The held run (meta.runs.run_id).")
+@click.option("--reason", required=True, help="Why the held round is published (recorded).")
+@click.option("--by", "released_by", help="Who releases it (default: your user name).")
+def release_command(
+    home: Path, round_id: str, run_id: str, reason: str, released_by: str | None
+) -> None:
+    """Publish a run held by warning expectations from its staged files, as computed."""
+    from thio.release import release_run
+
+    def produce() -> list[str]:
+        who = released_by if released_by is not None else _user_name()
+        result = release_run(home, round_id, run_id, reason, who)
+        return [
+            f"round {result['round_id']}: version {result['version']}, {result['n_firms']} "
+            f"firms, {result['status']} (released run {run_id} by {result['released_by']}: "
+            f"{result['release_reason']})"
+        ]
+
+    _run(home, produce)
+
+
+def _user_name() -> str:
+    """The OS user running the command (who released, when --by is not given)."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        # no login name in the environment nor in the password database (a bare container)
+        raise ThioError("cannot tell who you are; give --by NAME") from None
+
+
+AUDIT_COMMANDS = (
+    lineage_command,
+    trace_command,
+    verify_command,
+    diff_command,
+    retract_command,
+    release_command,
+)

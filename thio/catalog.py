@@ -74,6 +74,13 @@ META_TABLES = (
             ("reason", "varchar", "Why this version exists (first version, changed input)."),
             ("retracted_at", "timestamptz", "When the version was retracted, else null."),
             ("retract_reason", "varchar", "Why the version was retracted, else null."),
+            (
+                "released_by",
+                "varchar",
+                "Who released the held run this version was published from (thio release), "
+                "else null.",
+            ),
+            ("release_reason", "varchar", "Why the held run was released, else null."),
         ),
     ),
     Table(
@@ -88,7 +95,13 @@ META_TABLES = (
             ("round_id", "varchar", "Survey round the run processed."),
             ("started_at", "timestamptz", "Run start (UTC)."),
             ("finished_at", "timestamptz", "Run end (UTC)."),
-            ("status", "varchar", "published, unchanged, blocked or rejected."),
+            (
+                "status",
+                "varchar",
+                "published, unchanged, held (only warning expectations failed: thio release "
+                "may publish it), released (a held run a release published), blocked or "
+                "rejected.",
+            ),
             ("parameters", "json", "The run's parameters."),
             ("code_version", "varchar", "thio version (and git commit when known)."),
             ("package_versions", "json", "Versions of the main libraries used."),
@@ -141,6 +154,24 @@ META_TABLES = (
             ("rule", "varchar", "Short code of the rule broken."),
             ("message", "varchar", "One line saying what is wrong."),
             ("firm_id", "varchar", "Firm of the row, when known."),
+        ),
+    ),
+    Table(
+        "meta",
+        "staged_files",
+        "One row per file a held run staged for a release (thio release): the release "
+        "publishes from these files only when each still has this sha256.",
+        ("run_id", "path"),
+        _cols(
+            *_RUN,
+            (
+                "path",
+                "varchar",
+                "The file, relative to the data home (work/<run_id>/compute.duckdb, "
+                "work/<run_id>/marts/<mart>.parquet).",
+            ),
+            ("sha256", "varchar", "sha256 of the file bytes when the run was held."),
+            ("bytes", "bigint", "File size in bytes when the run was held."),
         ),
     ),
     Table(

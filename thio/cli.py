@@ -17,6 +17,7 @@ import click
 
 from thio.cli_options import home_option
 from thio.errors import ThioError
+from thio.notify_command import notify_command
 
 
 def _prepare_prefect(home: Path, verbose: bool) -> None:
@@ -58,21 +59,30 @@ def run_survey_flow(
         from prefect_dask import DaskTaskRunner
 
         survey_round = survey_round.with_options(task_runner=DaskTaskRunner(address=dask))
-    return survey_round(
+    # a round that publishes nothing ends in a failed state (Blocked, Held) that still
+    # carries the run's report; an error ends in one that carries the exception
+    state = survey_round(
         round_id=round_id,
         inputs=inputs,
         home=str(home),
         methodology=methodology,
         mapping=mapping,
         force_warnings=force_warnings,
+        return_state=True,
     )
+    report = state.result(raise_on_failure=False)
+    if isinstance(report, BaseException):
+        raise report
+    return report
 
 
 def _report_lines(report: dict) -> list[str]:
+    from thio.report import file_problem
+
     lines = []
     for row in report["files"]:
         if row["status"] == "rejected":
-            lines.append(f"{row['file_name']}: rejected: {row['message']}")
+            lines.append(f"{row['file_name']}: rejected: {file_problem(row)}")
         else:
             # exact duplicates collapsed are the rest of rows read (rounds.input_file_rows)
             twice = row.get("rows_duplicate") or 0
@@ -366,6 +376,7 @@ def _add_audit_commands() -> None:
 
 
 _add_audit_commands()
+cli.add_command(notify_command)
 
 
 def main() -> None:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 
 import click
 
-DEFAULT_HOME = os.environ.get("THIO_HOME", "thio-data")
+from thio.runs import resolve_home
 
 
 def home_option(help_text: str) -> Callable[[Callable], Callable]:
@@ -17,7 +16,7 @@ def home_option(help_text: str) -> Callable[[Callable], Callable]:
     return click.option(
         "--home",
         type=click.Path(file_okay=False, path_type=Path),
-        default=DEFAULT_HOME,
+        default=resolve_home(None),
         show_default=True,
         help=help_text,
     )

@@ -15,9 +15,14 @@ the round's inbox folder. The inbox flow looks every few minutes:
    ``processed/`` plus the new ones (a new entry replaces a processed one of the same name:
    that is how a corrected export is sent again).
 5. **Filing** after the run: an entry whose every file was rejected goes to ``rejected/`` with
-   ``<name>.why.txt`` beside it giving the reasons; the others go to ``processed/`` (their
-   bytes are archived under ``raw/<round_id>/<sha256>.<ext>`` by the run itself). When the
-   run stops on an error, nothing is moved, so the next look tries again.
+   ``<name>.why.txt`` beside it giving the reasons. When the round was published (or was
+   unchanged) the others go to ``processed/`` (their bytes are archived under
+   ``raw/<round_id>/<sha256>.<ext>`` by the run itself). When the round published nothing,
+   they go where a person will look, each with a ``.why.txt``: ``held/`` (warning
+   expectations failed: release the run with ``thio release`` or send the files again with
+   ``force_warnings``) or ``blocked/`` (a blocking check failed, or the round lacks a
+   sheet): running them again every few minutes would only fail again. When the run stops
+   on an error, nothing is moved, so the next look tries again.
 """
 
 from __future__ import annotations
@@ -31,10 +36,17 @@ from typing import Any
 
 from thio.contract import ROUND_ID_PATTERN
 from thio.errors import ThioError
+from thio.report import file_problem, outcome_message
 
 INBOX_DIR = "inbox"
 PROCESSED_DIR = "processed"
 REJECTED_DIR = "rejected"
+HELD_DIR = "held"
+BLOCKED_DIR = "blocked"
+# Folders of a round's inbox that hold filed exports, never new ones.
+FILED_DIRS = (PROCESSED_DIR, REJECTED_DIR, HELD_DIR, BLOCKED_DIR)
+# Where the exports of a round that published nothing go, by the run's status.
+UNPUBLISHED_DIRS = {"held": HELD_DIR, "blocked": BLOCKED_DIR, "rejected": BLOCKED_DIR}
 PARTIAL_SUFFIXES = (".part", ".partial", ".tmp", ".crdownload", ".download")
 
 
@@ -48,7 +60,7 @@ def _is_candidate(path: Path) -> bool:
     if name.startswith((".", "~$")) or name.lower().endswith(PARTIAL_SUFFIXES):
         return False
     if path.is_dir():
-        return name not in (PROCESSED_DIR, REJECTED_DIR)
+        return name not in FILED_DIRS
     return path.is_file()
 
 
@@ -191,9 +203,32 @@ def _files_of(entry: Path, report: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
+def _why_unpublished(report: dict[str, Any], entry: str) -> str:
+    """The .why.txt of an export whose round published nothing: the outcome, what to do,
+    and the problems the run found."""
+    status = report["publication"]["status"]
+    lines = [outcome_message(report), ""]
+    if status == "held":
+        lines.append(
+            f"To publish the round as it was computed: thio release --round {report['round_id']}"
+            f' --run {report["run_id"]} --reason "..." (or approve the paused flow run in '
+            f"Prefect); to run it again regardless of the warnings, move {entry} back into the "
+            "inbox and run the deployment with force_warnings."
+        )
+    else:
+        lines.append(f"Correct the export and drop it into the inbox again as {entry}.")
+    problems = report.get("messages") or []
+    if problems:
+        lines += ["", "Problems found:", *problems]
+    return "\n".join(lines) + "\n"
+
+
 def file_entries(plan: dict[str, Any], report: dict[str, Any]) -> list[str]:
-    """Move the plan's new entries to ``processed/`` or, when every file of an entry was
-    rejected, to ``rejected/`` with a ``.why.txt``; one line per entry."""
+    """Move the plan's new entries to ``processed/``, to ``rejected/`` (every file of the
+    entry refused) or, when the round published nothing, to ``held/`` or ``blocked/``, each
+    of the last three with a ``<name>.why.txt``; one line per entry."""
+    status = report["publication"]["status"]
+    unpublished = UNPUBLISHED_DIRS.get(status)
     lines = []
     for name in plan["new"]:
         entry = Path(name)
@@ -202,7 +237,8 @@ def file_entries(plan: dict[str, Any], report: dict[str, Any]) -> list[str]:
         round_folder = entry.parent  # new entries lie directly in inbox/<round_id>/
         rows = _files_of(entry, report)
         rejected = bool(rows) and all(row["status"] == "rejected" for row in rows)
-        target_dir = round_folder / (REJECTED_DIR if rejected else PROCESSED_DIR)
+        folder = REJECTED_DIR if rejected else (unpublished or PROCESSED_DIR)
+        target_dir = round_folder / folder
         target_dir.mkdir(exist_ok=True)
         target = target_dir / entry.name
         if target.is_dir():
@@ -210,11 +246,18 @@ def file_entries(plan: dict[str, Any], report: dict[str, Any]) -> list[str]:
         elif target.exists():
             target.unlink()
         os.replace(entry, target)
+        why = target_dir / f"{entry.name}.why.txt"
         if rejected:
-            why = "\n".join(f"{row['file_name']}: {row['message']}" for row in rows) + "\n"
-            (target_dir / f"{entry.name}.why.txt").write_text(why, encoding="utf-8")
+            text = "\n".join(f"{row['file_name']}: {file_problem(row)}" for row in rows) + "\n"
+            why.write_text(text, encoding="utf-8")
             lines.append(
                 f"{plan['round_id']}: {entry.name}: rejected (see rejected/{entry.name}.why.txt)"
+            )
+        elif unpublished:
+            why.write_text(_why_unpublished(report, entry.name), encoding="utf-8")
+            lines.append(
+                f"{plan['round_id']}: {entry.name}: {status}, nothing published "
+                f"(see {folder}/{entry.name}.why.txt)"
             )
         else:
             lines.append(f"{plan['round_id']}: {entry.name}: processed")

@@ -273,13 +273,15 @@ def run_event(
     event_type: str,
     *,
     step: str | None = None,
+    job: str | None = None,
     inputs: list[dict[str, Any]] | None = None,
     outputs: list[Table] | None = None,
     publication: dict[str, Any] | None = None,
     checks: list[dict[str, Any]] | None = None,
     error: str | None = None,
 ) -> Any:
-    """One OpenLineage RunEvent (START, COMPLETE or FAIL) of the flow or of a step."""
+    """One OpenLineage RunEvent (START, COMPLETE or FAIL) of the flow, of a step, or of a
+    ``job`` of its own (e.g. the release of a held run, thio.release)."""
     from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent
     from openlineage.client.facet_v2 import (
         error_message_run,
@@ -302,7 +304,9 @@ def run_event(
         run_facets["nominalTime"] = nominal_time_run.NominalTimeRunFacet(
             nominalStartTime=scheduled, producer=PRODUCER
         )
-    if step is None:
+    if job is not None:
+        job_name, run_id, job_type = job, run_uuid(run["run_id"]), "JOB"
+    elif step is None:
         job_name, run_id, job_type = FLOW_JOB, run_uuid(run["run_id"]), "FLOW"
     else:
         job_name, run_id, job_type = f"{FLOW_JOB}.{step}", step_uuid(run["run_id"], step), "TASK"

@@ -18,6 +18,7 @@ import os
 import shutil
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,8 @@ HASH_MAX_MAGNITUDE = 1e18
 # DuckDB's parallel sums differ in the last bits between runs, and once in a while that
 # noise straddles a rounding step of the hash. The method asks for 1e-6.
 SAME_RESULT_TOLERANCE = 1e-9
+# A run of one of these statuses publishes nothing (rounds.publish_run's verdicts).
+UNPUBLISHED_STATUSES = ("blocked", "held", "rejected")
 
 
 def warehouse_path(home: Path) -> Path:
@@ -253,29 +256,13 @@ def _insert_rows(
     )
 
 
-def _insert_meta(
+def _insert_inputs(
     con: duckdb.DuckDBPyConnection,
     run: dict[str, Any],
     file_rows: list[dict[str, Any]],
     quarantine_path: Path | None,
 ) -> None:
-    con.execute(
-        "insert into meta.runs (run_id, flow_run_id, flow_name, round_id, started_at, "
-        "finished_at, status, parameters, code_version, package_versions) "
-        "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            run["run_id"],
-            run.get("flow_run_id"),
-            run.get("flow_name"),
-            run["round_id"],
-            run["started_at"],
-            run["finished_at"],
-            run["status"],
-            json.dumps(run.get("parameters", {}), sort_keys=True, default=str),
-            run["code_version"],
-            json.dumps(run.get("package_versions", {}), sort_keys=True),
-        ],
-    )
+    """The run's meta.input_files, meta.input_sheets and meta.quarantine rows."""
     for qualified, is_file in (("meta.input_files", True), ("meta.input_sheets", False)):
         target = table(qualified)
         rows = [
@@ -375,12 +362,24 @@ def _rebuild_cross_round(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"insert into {entry.qualified} by name {query}")
 
 
+@dataclass(frozen=True)
+class StagedVersion:
+    """A computed round to publish as the round's next version: its compute database and
+    what meta.publications records about where the rows came from."""
+
+    compute_db: Path
+    run_id: str  # the run that computed the rows (a held run's, for a release)
+    methodology_sha256: str
+    code_version: str
+    input_files: int  # input files read
+    released_by: str | None = None
+    release_reason: str | None = None
+
+
 def _publish_version(
     con: duckdb.DuckDBPyConnection,
     round_id: str,
-    run: dict[str, Any],
-    methodology: Methodology,
-    file_rows: list[dict[str, Any]],
+    staged: StagedVersion,
     digest: Callable[[], str],
     result: dict[str, Any],
 ) -> None:
@@ -399,73 +398,70 @@ def _publish_version(
     _append_marts(con, round_id, version)
     result.update(content_sha256=digest(), status="published", version=version)
     reason = "first version" if highest == 0 else "changed input or method"
-    n_files = len(
-        {row["file_name"] for row in file_rows if row["sheet"] is None and row["status"] == "read"}
-    )
     con.execute(
         "insert into meta.publications (round_id, version, status, published_at, run_id, "
-        "content_sha256, methodology_sha256, code_version, input_files, n_firms, reason) "
-        "values (?, ?, 'published', ?, ?, ?, ?, ?, ?, ?, ?)",
+        "content_sha256, methodology_sha256, code_version, input_files, n_firms, reason, "
+        "released_by, release_reason) values (?, ?, 'published', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             round_id,
             version,
             datetime.now(UTC),
-            run["run_id"],
+            staged.run_id,
             result["content_sha256"],
-            methodology.sha256,
-            run["code_version"],
-            n_files,
+            staged.methodology_sha256,
+            staged.code_version,
+            staged.input_files,
             int(n_firms),
             reason,
+            staged.released_by,
+            staged.release_reason,
         ],
     )
     _rebuild_cross_round(con)
 
 
-def publish_round(
+def write_version(
     home: Path,
-    run: dict[str, Any],
-    methodology: Methodology,
-    file_rows: list[dict[str, Any]],
-    quarantine_path: Path | None,
-    compute_db: Path | None,
-    validation_results: list[dict[str, Any]] | None = None,
+    round_id: str,
+    build_name: str,
+    staged: StagedVersion | None,
+    record: Callable[[duckdb.DuckDBPyConnection, dict[str, Any]], None],
+    status: str | None = None,
 ) -> dict[str, Any]:
-    """Record the run and, when ``compute_db`` is given, publish its marts as a new version.
+    """The one way a version reaches the warehouse (a run's publication and a release of a
+    held run): holding the writer lock, copy the published file to a build file, publish
+    ``staged`` there as the round's next version (or "unchanged" when its rows equal the
+    current version's), let ``record`` write the meta rows of the write in the same
+    transaction (``record(con, result)``; an exception from it undoes everything), and swap
+    the build file in with one rename.
 
-    ``run`` holds run_id, round_id, started_at, parameters, code_version, package_versions and
-    the run's status so far ("blocked" or "rejected" when nothing may be published).
-    Returns {round_id, version, status, n_firms, content_sha256}: status "published",
-    "unchanged" (identical results to the current version: no new version), or the run's
-    blocking status.
+    ``status`` is the outcome reported when nothing is staged (the run's blocked, held or
+    rejected). Returns {round_id, version, status, n_firms, content_sha256}.
     """
     home = Path(home)
-    round_id = run["round_id"]
     build_dir = home / ".build"
     build_dir.mkdir(parents=True, exist_ok=True)
     published = warehouse_path(home)
     with writer_lock(home):
         remove_stale_builds(build_dir)
-        build = build_dir / f"warehouse-{run['run_id']}.duckdb"
+        build = build_dir / f"warehouse-{build_name}.duckdb"
         if published.exists():
             shutil.copyfile(published, build)
         con = duckdb.connect(str(build))
         try:
-            result = {"round_id": round_id, "version": None, "status": run["status"]}
+            result = {"round_id": round_id, "version": None, "status": status}
             result.update(n_firms=0, content_sha256=None)
             con.execute("begin transaction")
-            if compute_db is not None and run["status"] not in ("blocked", "rejected"):
-                con.execute("attach ? as compute (read_only)", [str(compute_db)])
+            if staged is not None:
+                con.execute("attach ? as compute (read_only)", [str(staged.compute_db)])
                 with ThreadPoolExecutor(max_workers=len(MART_TABLES)) as pool:
                     # the hash runs on its own cursors while this connection writes
                     digest = _started_content_sha256(con, "compute.marts", pool)
                     tables_changed = _create_tables(con)
-                    _publish_version(con, round_id, run, methodology, file_rows, digest, result)
+                    _publish_version(con, round_id, staged, digest, result)
             else:
                 tables_changed = _create_tables(con)
-            run = {**run, "status": result["status"], "finished_at": datetime.now(UTC)}
-            _insert_meta(con, run, file_rows, quarantine_path)
-            _insert_validation_results(con, run, validation_results or [])
+            record(con, result)
             _create_latest_views(con, tables_changed)
             con.execute("commit")
             # a commit of a version's rows checkpoints by itself (DuckDB skips the WAL for a
@@ -479,6 +475,75 @@ def publish_round(
         con.close()
         _swap_in(build, published, home / PREVIOUS_FILE)
     return result
+
+
+def insert_run(con: duckdb.DuckDBPyConnection, run: dict[str, Any]) -> None:
+    """The run's meta.runs row (``run`` as :func:`publish_round` takes it, with its final
+    status and finished_at)."""
+    con.execute(
+        "insert into meta.runs (run_id, flow_run_id, flow_name, round_id, started_at, "
+        "finished_at, status, parameters, code_version, package_versions) "
+        "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            run["run_id"],
+            run.get("flow_run_id"),
+            run.get("flow_name"),
+            run["round_id"],
+            run["started_at"],
+            run["finished_at"],
+            run["status"],
+            json.dumps(run.get("parameters", {}), sort_keys=True, default=str),
+            run["code_version"],
+            json.dumps(run.get("package_versions", {}), sort_keys=True),
+        ],
+    )
+
+
+def publish_round(
+    home: Path,
+    run: dict[str, Any],
+    methodology: Methodology,
+    file_rows: list[dict[str, Any]],
+    quarantine_path: Path | None,
+    compute_db: Path | None,
+    validation_results: list[dict[str, Any]] | None = None,
+    staged_files: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """Record the run and, when ``compute_db`` is given, publish its marts as a new version.
+
+    ``run`` holds run_id, round_id, started_at, parameters, code_version, package_versions and
+    the run's status so far ("blocked", "held" or "rejected" when nothing may be published).
+    ``staged_files`` are the meta.staged_files rows of a held run (what a release publishes
+    from). Returns {round_id, version, status, n_firms, content_sha256}: status "published",
+    "unchanged" (identical results to the current version: no new version), or the run's
+    status.
+    """
+    staged = None
+    if compute_db is not None and run["status"] not in UNPUBLISHED_STATUSES:
+        n_files = len(
+            {
+                row["file_name"]
+                for row in file_rows
+                if row["sheet"] is None and row["status"] == "read"
+            }
+        )
+        staged = StagedVersion(
+            compute_db, run["run_id"], methodology.sha256, run["code_version"], n_files
+        )
+    # the method's hash with the run, so that a held run's checks can be judged again by the
+    # method that ran them (thio release)
+    parameters = {**run.get("parameters", {}), "methodology_sha256": methodology.sha256}
+
+    def record(con: duckdb.DuckDBPyConnection, result: dict[str, Any]) -> None:
+        finished = {**run, "status": result["status"], "finished_at": datetime.now(UTC)}
+        insert_run(con, {**finished, "parameters": parameters})
+        _insert_inputs(con, finished, file_rows, quarantine_path)
+        _insert_validation_results(con, finished, validation_results or [])
+        target = table("meta.staged_files")
+        rows = [[row[name] for name in target.column_names] for row in staged_files or []]
+        _insert_rows(con, target, list(target.column_names), rows)
+
+    return write_version(home, run["round_id"], run["run_id"], staged, record, run["status"])
 
 
 def remove_stale_builds(build_dir: Path) -> None:

@@ -31,6 +31,7 @@ import pyarrow.parquet as pq
 from thio.contract import SHEETS
 from thio.errors import ThioError
 from thio.publish import warehouse_path
+from thio.release import RELEASE_FLOW
 
 # The text openers spreadsheet programs read as a formula.
 FORMULA_OPENERS = ("=", "+", "-", "@", "\t", "\r")
@@ -48,12 +49,13 @@ def round_quarantine(
     if not path.exists():
         raise ThioError(f"{path}: no warehouse yet (run a round first)")
     with duckdb.connect(str(path), read_only=True) as con:
+        # a release (thio release) read no file: the round's latest run is one that did
         query = (
             "select run_id, round_id, status, started_at from meta.runs where round_id = ? "
-            + ("and run_id = ? " if run_id else "")
+            + ("and run_id = ? " if run_id else "and flow_name is distinct from ? ")
             + "order by started_at desc limit 1"
         )
-        found = con.execute(query, [round_id, run_id] if run_id else [round_id]).fetchone()
+        found = con.execute(query, [round_id, run_id or RELEASE_FLOW]).fetchone()
         if found is None:
             which = f"run {run_id} of round {round_id}" if run_id else f"round {round_id}"
             raise ThioError(f"no {which} in meta.runs")

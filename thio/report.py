@@ -116,23 +116,66 @@ def technometric_map(home: Path, round_id: str | None = None, lang: str = "en") 
     return _render(*map_table(home, round_id, lang))
 
 
-def run_summary_markdown(report: dict) -> str:
-    """A run's report as markdown (the Prefect artifact of the run): files with row counts,
-    problems, and the publication."""
+# A run published (a new version) or found its result equal to the current version.
+PUBLISHED_STATUSES = ("published", "unchanged")
+# What each status that publishes nothing means, for the run summary.
+NOT_PUBLISHED = {
+    "held": "held by warning expectations: nothing published until a person releases it "
+    "(thio release) or the round is run again with --force-warnings",
+    "blocked": "blocked: nothing published (a blocking check failed or no firm was accepted)",
+    "rejected": "rejected: nothing published (no readable input has the required sheets)",
+}
+
+
+def file_problem(row: dict) -> str:
+    """Why a file was rejected, without the file's name again (the reader names it)."""
+    message = str(row.get("message") or "")
+    prefix = f"{row['file_name']}: "
+    return message[len(prefix) :] if message.startswith(prefix) else message
+
+
+def outcome_message(report: dict) -> str:
+    """One line saying how a run ended: the publication, or why nothing was published."""
     publication = report["publication"]
+    status = publication["status"]
+    if status in PUBLISHED_STATUSES:
+        return (
+            f"round {report['round_id']}: version {publication['version']}, "
+            f"{publication['n_firms']} firms, {status}"
+        )
+    reasons = [line for line in report.get("messages", []) if line.startswith("round ")]
+    because = "; ".join(reasons[:3]) or "nothing published"
+    return f"round {report['round_id']} {status}: {because}"
+
+
+def run_summary_markdown(report: dict) -> str:
+    """A run's report as markdown (the Prefect artifact of the run): the outcome (published,
+    unchanged, held or blocked, with the firms accepted), files with row counts, problems."""
+    publication = report["publication"]
+    status = publication["status"]
     version = publication["version"] if publication["version"] is not None else "-"
+    accepted = report.get("firms_accepted")
+    outcome = (
+        f"Version **{version}**, {publication['n_firms']} firms"
+        if status in PUBLISHED_STATUSES
+        else f"**{markdown_cell(NOT_PUBLISHED.get(status, status))}**"
+    )
     lines = [
-        f"# Round {report['round_id']}: {publication['status']}",
+        f"# Round {report['round_id']}: {status}",
         "",
-        f"Version **{version}**, {publication['n_firms']} firms; run `{report['run_id']}`.",
+        f"{outcome}; run `{report['run_id']}`.",
         "",
+    ]
+    if accepted is not None:
+        lines += [f"Firms accepted by validation: **{accepted}**.", ""]
+    lines += [
         "| file | status | rows read | accepted | quarantined |",
         "|---|---|---:|---:|---:|",
     ]
     for row in report["files"]:
         name = markdown_cell(row["file_name"])
         if row["status"] == "rejected":
-            lines.append(f"| {name} | rejected: {markdown_cell(row['message'])} | | | |")
+            lines.append(f"| {name} | rejected: {markdown_cell(file_problem(row))} | | | |")
         else:
             lines.append(
                 f"| {name} | {row['status']} | {row['rows_read']} | {row['rows_accepted']} "

@@ -10,6 +10,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from thio.publish import publish_round
+from thio.release import staged_file_rows
 from thio.runs import run_methodology
 
 # Rows quarantined only because their firm or item was: listed after the root causes.
@@ -94,12 +95,23 @@ def input_file_rows(
 
 def run_status(ingest: dict[str, Any], validation: dict[str, Any] | None) -> str:
     """rejected (nothing usable was read), blocked (no firm accepted) or computed; the audit
-    may still block a computed round (:func:`publish_run`)."""
+    may still block or hold a computed round (:func:`audited_status`)."""
     if not can_validate(ingest):
         return "rejected"
     if not can_compute(validation):
         return "blocked"
     return "computed"
+
+
+def audited_status(status: str, audit: dict[str, Any] | None) -> str:
+    """The run's status once audited: a computed round whose audit failed a blocking check is
+    blocked; one that failed only warning checks and was not forced is held (its staged
+    files are kept for ``thio release``)."""
+    if status != "computed" or audit is None:
+        return status
+    if audit["held"]:
+        return "held"
+    return "blocked" if audit["blocked"] else status
 
 
 def console_messages(quarantine_path: Path, limit: int = CONSOLE_MESSAGES) -> list[str]:
@@ -147,8 +159,9 @@ def audit_messages(audit: dict[str, Any] | None) -> list[str]:
     messages += [f"warning: expectation {failure}" for failure in audit["failed_warnings"]]
     if audit["held"]:
         messages.append(
-            "round held: warning expectations failed; run it again with --force-warnings to "
-            "publish it anyway"
+            "round held: warning expectations failed; release it (thio release --round "
+            f"{audit['round_id']} --run {audit['run_id']} --reason ...) or run it again with "
+            "--force-warnings to publish it anyway"
         )
     return messages
 
@@ -163,16 +176,18 @@ def publish_run(
     """Record the run in the warehouse and publish its version; returns the run's report.
 
     ``audit`` is the audit step's verdict (:func:`thio.expectations.audit_round`): a blocked
-    audit publishes nothing (status "blocked"), its checks are recorded either way, and its
-    Data Docs folder is moved to ``<home>/reports/<round>/v<version>`` (or ``run-<run_id>``).
-    The flow always audits; None publishes without the expectation gate (tests and
-    benchmarks of this step alone).
+    audit publishes nothing (status "blocked"), nor does a held one (status "held", with the
+    sha256 of the staged files a release publishes from in meta.staged_files); its checks
+    are recorded either way, and its Data Docs folder is moved to
+    ``<home>/reports/<round>/v<version>`` (or ``run-<run_id>``). The flow always audits;
+    None publishes without the expectation gate (tests and benchmarks of this step alone).
     """
     methodology = run_methodology(run)
-    status = run_status(ingest, validation)
-    if status == "computed" and audit is not None and audit["blocked"]:
-        status = "blocked"
+    status = audited_status(run_status(ingest, validation), audit)
     work_dir = Path(run["work_dir"])
+    staged_files = None
+    if status == "held" and compute:
+        staged_files = staged_file_rows(Path(run["home"]), run, Path(compute["db_path"]))
     files = input_file_rows(run, ingest, validation)
     checks = list(validation.get("checks", [])) if validation else []
     checks += list(compute.get("checks", [])) if compute else []
@@ -185,6 +200,7 @@ def publish_run(
         work_dir / "quarantine.parquet" if validation is not None else None,
         Path(compute["db_path"]) if compute and status == "computed" else None,
         checks,
+        staged_files,
     )
     report = {
         "run_id": run["run_id"],
@@ -192,6 +208,8 @@ def publish_run(
         "files": [row for row in files if row["sheet"] is None],
         "messages": _messages(ingest, validation, work_dir) + audit_messages(audit),
         "publication": publication,
+        # what validation let through, also when nothing was published (held, blocked)
+        "firms_accepted": validation["n_firms_accepted"] if validation else 0,
     }
     if audit is not None:
         from thio.expectations import place_data_docs

@@ -7,6 +7,7 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from thio.contract import check_round_id
 from thio.errors import ThioError
@@ -14,11 +15,41 @@ from thio.memory import reuse_freed_memory
 from thio.methodology import load_methodology
 from thio.runinfo import code_version, new_run_id, package_versions
 
+# Where the data home is when a deployment's ``home`` parameter is not given: the worker's
+# environment (or the work pool's job variables) names it, so prefect.yaml needs no edit.
+HOME_VARIABLE = "THIO_HOME"
+DEFAULT_HOME = "thio-data"
+# The quarterly schedule's timezone in prefect.yaml; a run that cannot read its deployment's
+# schedule derives its quarter here.
+DEFAULT_SCHEDULE_TIMEZONE = "Asia/Jakarta"
 
-def quarter_before(moment: datetime) -> str:
-    """The round id of the quarter that ended before ``moment`` (2024-04-01 → 2024Q1)."""
-    quarter = (moment.month - 1) // 3 + 1
-    year = moment.year
+
+def resolve_home(home: str | Path | None) -> str:
+    """The data home: the given one, else ``$THIO_HOME``, else ``./thio-data``."""
+    if home:
+        return str(home)
+    return os.environ.get(HOME_VARIABLE) or DEFAULT_HOME
+
+
+def schedule_zone(timezone: str | None) -> ZoneInfo:
+    """The IANA timezone a schedule fires in (the default when None)."""
+    name = timezone or DEFAULT_SCHEDULE_TIMEZONE
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ThioError(f"schedule timezone {name!r} is not an IANA timezone name") from None
+
+
+def quarter_before(moment: datetime, timezone: str | None = None) -> str:
+    """The round id of the quarter that ended before ``moment`` on the calendar of the
+    schedule's ``timezone`` (default Asia/Jakarta): Prefect hands a flow run its scheduled
+    time in UTC, and 06:00 on 1 April in Jakarta is 23:00 on 31 March in UTC, which must
+    still give Q1, not Q4 of the year before. A naive ``moment`` is taken as UTC."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    local = moment.astimezone(schedule_zone(timezone))
+    quarter = (local.month - 1) // 3 + 1
+    year = local.year
     if quarter == 1:
         return f"{year - 1}Q4"
     return f"{year}Q{quarter - 1}"
@@ -40,22 +71,27 @@ def resolve_inputs(round_id: str, inputs: list[str] | None, home: str) -> list[s
 def start_run(
     round_id: str | None,
     inputs: list[str] | None,
-    home: str,
+    home: str | None,
     methodology: str | None,
     flow_run_id: str | None = None,
     flow_name: str | None = None,
     scheduled: datetime | None = None,
     mapping: str | None = None,
+    timezone: str | None = None,
 ) -> dict[str, Any]:
     """Check a run's parameters and create its working folder; returns the run record.
 
-    A null ``round_id`` is the quarter before ``scheduled`` (a scheduled run); null
-    ``inputs`` are the files in the round's inbox folder under ``home``. The process then
+    A null ``round_id`` is the quarter before ``scheduled`` (a scheduled run) in the
+    schedule's ``timezone``; null ``inputs`` are the files in the round's inbox folder under
+    ``home`` (null: ``$THIO_HOME`` or ./thio-data). The process then
     keeps the memory it frees for reuse (thio.memory): a run's steps allocate and drop
     column-sized buffers over and over.
     """
     reuse_freed_memory()
-    round_id = check_round_id(round_id or quarter_before(scheduled or datetime.now(UTC)))
+    home = resolve_home(home)
+    if not round_id:
+        round_id = quarter_before(scheduled or datetime.now(UTC), timezone)
+    round_id = check_round_id(round_id)
     inputs = resolve_inputs(round_id, inputs, home)
     if not inputs:
         raise ThioError("no input given: name at least one workbook (.xlsx) or CSV folder")
@@ -90,6 +126,7 @@ def start_run(
             "round_id": round_id,
             "inputs": list(inputs),
             "scheduled": scheduled.isoformat() if scheduled else None,
+            "timezone": timezone,
             "home": str(home),
             "methodology": methodology,
             "mapping": mapping,

@@ -137,11 +137,13 @@ def test_warnings_hold_the_round_unless_forced(tmp_path, worked_example):
     lines = held.output.strip().splitlines()
     assert warning in lines
     assert not [line for line in lines if line.startswith("round blocked:")]
+    ((held_run,),) = _rows(home, "select run_id from meta.runs where status = 'held'")
     assert (
-        "round held: warning expectations failed; run it again with --force-warnings to "
-        "publish it anyway"
+        f"round held: warning expectations failed; release it (thio release --round 2023Q1 "
+        f"--run {held_run} --reason ...) or run it again with --force-warnings to publish it "
+        "anyway"
     ) in lines
-    assert lines[-1] == "round 2023Q1: version -, 0 firms, blocked"
+    assert lines[-1] == "round 2023Q1: version -, 0 firms, held"
     assert _rows(home, "select * from meta.publications") == []
 
     forced = _run(*args, "--force-warnings", str(worked_example / "csv"))
@@ -155,4 +157,4 @@ def test_warnings_hold_the_round_unless_forced(tmp_path, worked_example):
         "join meta.runs as runs using (run_id) "
         "where results.check_name = 'inconsistent_ahp_share' order by runs.started_at",
     )
-    assert recorded == [("blocked", False), ("published", False)]
+    assert recorded == [("held", False), ("published", False)]

@@ -21,7 +21,10 @@ def test_backfill_reruns_a_round_from_its_archive(tmp_path, worked_example):
     survey_round(round_id="2023Q1", inputs=[str(folder)], home=str(home))
     shutil.rmtree(tmp_path / "exports")  # the exports are gone; the archive is what is left
 
-    same = survey_round_backfill(round_ids=["2023Q1", "2022Q4"], home=str(home))
+    state = survey_round_backfill(round_ids=["2023Q1", "2022Q4"], home=str(home), return_state=True)
+    # a round that could not be re-run makes the backfill run a failure, listing it
+    assert state.is_failed() and state.message == "rounds not published: 2022Q4 failed"
+    same = state.result(raise_on_failure=False)
     assert same[0]["status"] == "unchanged" and same[0]["version"] == 1
     assert same[1]["round_id"] == "2022Q4" and same[1]["status"] == "failed"
     assert "round 2022Q4 has no published version" in same[1]["message"]

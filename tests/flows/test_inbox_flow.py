@@ -7,9 +7,11 @@ from pathlib import Path
 
 import duckdb
 import pytest
+import yaml
 
 from flows.survey_round_inbox import survey_round_inbox
-from tests.fixtures.rounds import good_round, write_xlsx
+from tests.fixtures.rounds import good_round, worked_example_csv, write_xlsx
+from thio.methodology import DEFAULT_METHODOLOGY
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -76,3 +78,51 @@ def test_inbox_publishes_the_round_and_files_each_export(tmp_path):
 
 def test_an_empty_inbox_does_nothing(tmp_path):
     assert survey_round_inbox(home=str(tmp_path / "home"), settle_seconds=30) == []
+
+
+def test_blocked_and_held_rounds_leave_their_exports_where_a_person_looks(
+    tmp_path, worked_example, monkeypatch
+):
+    home = tmp_path / "home"
+    monkeypatch.setenv("THIO_HOME", str(home))  # the deployments' way: no home parameter
+    worked_example_csv(worked_example, home / "inbox" / "2023Q1" / "csv", blocked=True)
+    worked_example_csv(worked_example, home / "inbox" / "2023Q3" / "csv", round_id="2023Q3")
+    settings = yaml.safe_load(DEFAULT_METHODOLOGY.read_text())
+    # 1 of the 5 AHP respondents has CR > 0.10: 0.2 over this bound, a warning check
+    settings["expectations"]["bounds"]["max_inconsistent_ahp_share"] = 0.1
+    method = tmp_path / "methodology.yaml"
+    method.write_text(yaml.safe_dump(settings, allow_unicode=True))
+
+    state = survey_round_inbox(settle_seconds=0.2, methodology=str(method), return_state=True)
+    # the inbox run is no success either: it names each round and how it ended
+    assert state.is_failed()
+    assert state.message.startswith(
+        "2023Q1 Blocked: round 2023Q1 blocked: round blocked: expectation round.quarantine_share"
+    )
+    assert "; 2023Q3 Held: round 2023Q3 held: round held: warning expectations failed" in (
+        state.message
+    )
+    assert state.result(raise_on_failure=False) == [
+        "2023Q1: csv: blocked, nothing published (see blocked/csv.why.txt)",
+        "2023Q3: csv: held, nothing published (see held/csv.why.txt)",
+    ]
+    assert not (home / "warehouse.duckdb").exists() or _publications(home) == []
+    for round_id, folder in (("2023Q1", "blocked"), ("2023Q3", "held")):
+        inbox = home / "inbox" / round_id
+        assert sorted(path.name for path in inbox.iterdir()) == [folder]
+        assert sorted(path.name for path in (inbox / folder).iterdir()) == ["csv", "csv.why.txt"]
+    why = (home / "inbox" / "2023Q1" / "blocked" / "csv.why.txt").read_text().splitlines()
+    assert why[0].startswith("round 2023Q1 blocked: round blocked: expectation round.quarantine")
+    assert why[2] == "Correct the export and drop it into the inbox again as csv."
+    assert "csv/items.csv, sheet items, row 9, column ul: 12 is outside 1..9" in why
+    why = (home / "inbox" / "2023Q3" / "held" / "csv.why.txt").read_text().splitlines()
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+        (run_id,) = con.execute(
+            "select run_id from meta.runs where round_id = '2023Q3' and status = 'held'"
+        ).fetchone()
+    assert why[2].startswith(
+        f"To publish the round as it was computed: thio release --round 2023Q3 --run {run_id} "
+        '--reason "..."'
+    )
+    # filed exports are not pending: the next look runs nothing
+    assert survey_round_inbox(settle_seconds=0.2) == []

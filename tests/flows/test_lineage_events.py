@@ -70,13 +70,17 @@ def test_a_rejected_round_ends_with_fail_and_the_reason(tmp_path, worked_example
     folder = tmp_path / "inputs"
     shutil.copytree(worked_example / "csv", folder)
     (folder / "sota.csv").unlink()
-    report = survey_round(round_id="2023Q1", inputs=[str(folder)], home=str(tmp_path / "home"))
-    assert report["publication"]["status"] == "rejected"
-    events = _events(tmp_path / "home")
-    assert [(event["job"]["name"], event["eventType"]) for event in events][-1] == (
-        "survey_round",
-        "FAIL",
+    state = survey_round(
+        round_id="2023Q1", inputs=[str(folder)], home=str(tmp_path / "home"), return_state=True
     )
+    assert (state.type.value, state.name) == ("FAILED", "Blocked")
+    assert state.result(raise_on_failure=False)["publication"]["status"] == "rejected"
+    events = _events(tmp_path / "home")
+    # one FAIL event: the flow's own (with the reason); the failure hook adds none
+    assert [(event["job"]["name"], event["eventType"]) for event in events][-2:] == [
+        ("survey_round.publish", "COMPLETE"),
+        ("survey_round", "FAIL"),
+    ]
     message = events[-1]["run"]["facets"]["errorMessage"]["message"]
     assert message.startswith("round 2023Q1 rejected: ")
     assert "sota" in message

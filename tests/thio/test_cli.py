@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 from click.testing import CliRunner
 
+from tests.fixtures.rounds import worked_example_csv
 from thio.cli import cli
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
@@ -51,14 +50,9 @@ def test_an_unreadable_file_is_rejected_in_one_line(tmp_path):
 
 
 def test_a_round_over_the_quarantine_threshold_publishes_nothing(tmp_path, worked_example):
-    folder = tmp_path / "csv"
-    shutil.copytree(worked_example / "csv", folder)
-    items = folder / "items.csv"
-    # F002's H1 gets ul 12 (> 9): its only humanware item is quarantined, F002 is excluded,
-    # and 1 of 3 firms (33 %) is over the 5 % threshold.
-    items.write_text(
-        items.read_text().replace("F002,H,H1,penjahit,,2,5", "F002,H,H1,penjahit,,2,12")
-    )
+    # F002's only humanware item is quarantined, F002 is excluded, and 1 of 3 firms (33 %)
+    # is over the 5 % threshold.
+    folder = worked_example_csv(worked_example, tmp_path / "csv", blocked=True)
     home = tmp_path / "home"
     result = _run("run", "--home", str(home), "--round", "2023Q1", str(folder))
     assert result.exit_code == 1

@@ -75,10 +75,11 @@ def test_filing_moves_rejected_entries_with_the_reason(tmp_path):
             {
                 "file_name": "bad.xlsx",
                 "status": "rejected",
-                "message": "the file is empty (0 bytes)",
+                "message": "bad.xlsx: the file is empty (0 bytes)",
             },
             {"file_name": "region-b/firms.csv", "status": "read", "message": None},
-        ]
+        ],
+        "publication": {"status": "published"},
     }
     assert file_entries(plan, report) == [
         "2024Q1: good.xlsx: processed",
