@@ -40,7 +40,7 @@ browser:
 		|| ($(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium)
 
 test-all: lint browser
-	$(BIN)/pytest -q
+	THIO_HYPOTHESIS_PROFILE=thorough $(BIN)/pytest -q
 
 bench: $(STAMP)
 	$(BIN)/python bench/round_bench.py

@@ -118,6 +118,20 @@ def fmt(number: float) -> str:
     return f"{number:g}"
 
 
+def weight_within(book: RuleBook, name: str, methodology: Any) -> pa.Check:
+    """A weight > 0 within the methodology's ``weight_ranges.<name>`` (a weight <= 0 is the
+    sheet's "greater than 0" rule alone). Far from that range a weighted sum overflows to
+    inf or loses digits in the subnormal doubles."""
+    low, high = methodology.weight_range(name)
+    return book.check(
+        f"{name}_within_range",
+        lambda series: (series <= 0) | ((series >= low) & (series <= high)),
+        "range",
+        f"{{value}} is outside the allowed range {fmt(low)}..{fmt(high)} of weight_ranges.{name}"
+        " in the methodology file",
+    )
+
+
 def unique_key(key: list[str]) -> pa.Check:
     """The columns ``key`` unique together; every row of a repeated key fails (null equals
     null), as pandera's ``unique=key, report_duplicates="all"``.

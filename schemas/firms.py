@@ -15,6 +15,7 @@ from schemas.common import (
     keyed_sheet,
     text,
     unique_key,
+    weight_within,
 )
 from thio.methodology import Methodology
 
@@ -26,9 +27,8 @@ def build_schema(methodology: Methodology, round_id: str) -> SheetSchema:
     """Types, required values, firm_id pattern, the run's round, ranges, unique firm_id.
 
     ``sample_weight`` is all-or-none: once any firm of the round has one, every firm needs
-    one (method.md section 9).
+    one (method.md section 9); a positive one must lie in ``weight_ranges.sample_weight``.
     """
-    del methodology  # no setting applies to this sheet
     book = RuleBook()
     schema = pa.DataFrameSchema(
         {
@@ -79,7 +79,8 @@ def build_schema(methodology: Methodology, round_id: str) -> SheetSchema:
                         lambda series: series > 0,
                         "range",
                         "{value} is not greater than 0",
-                    )
+                    ),
+                    weight_within(book, "sample_weight", methodology),
                 ],
             ),
             "survey_date": column(DATE, nullable=False),

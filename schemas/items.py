@@ -14,6 +14,7 @@ from schemas.common import (
     keyed_sheet,
     text,
     unique_key,
+    weight_within,
 )
 from thio.methodology import Methodology
 
@@ -22,8 +23,8 @@ KEY = ["firm_id", "component", "item_id"]
 
 
 def build_schema(methodology: Methodology, round_id: str) -> SheetSchema:
-    """Required values, weight > 0, ll and ul within the sophistication limits, ul >= ll,
-    unique (firm_id, component, item_id)."""
+    """Required values, weight > 0 and within ``weight_ranges.item_weight``, ll and ul
+    within the sophistication limits, ul >= ll, unique (firm_id, component, item_id)."""
     del round_id
     low, high = methodology.limit_min, methodology.limit_max
     book = RuleBook()
@@ -50,7 +51,8 @@ def build_schema(methodology: Methodology, round_id: str) -> SheetSchema:
                         lambda series: series > 0,
                         "range",
                         "{value} is not greater than 0",
-                    )
+                    ),
+                    weight_within(book, "item_weight", methodology),
                 ],
             ),
             "ll": column(INTEGER, nullable=False, checks=[limits("ll")]),

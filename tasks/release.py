@@ -17,6 +17,7 @@ from prefect.runtime import flow_run
 
 from tasks.artifacts import record_artifacts
 from tasks.concurrency import warehouse_slot
+from thio.lineage import sends_deferred
 from thio.release import release_run
 
 # The pause outlives the hold by this much, so that the run itself ends the pause (as
@@ -82,7 +83,8 @@ def not_released(report: dict, decision: ReleaseDecision) -> dict:
 def release_held_round(run: dict, report: dict, reason: str, released_by: str) -> dict:
     """Publish the held run's staged results (checked against their recorded hashes),
     holding the home's warehouse slot; returns the run's report with the publication."""
-    with warehouse_slot(run["home"]):
+    # the release's lineage events leave once the slot is free (thio.lineage.sends_deferred)
+    with sends_deferred(), warehouse_slot(run["home"], run["run_id"]):
         publication = release_run(
             Path(run["home"]),
             run["round_id"],

@@ -2,11 +2,40 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# Every test process gets a Prefect home of its own, set before anything imports Prefect:
+# the tests never read the developer's profiles nor write into ~/.prefect (its database,
+# persisted flow results).
+_PREFECT_HOME = tempfile.mkdtemp(prefix="thio-tests-prefect-")
+atexit.register(shutil.rmtree, _PREFECT_HOME, ignore_errors=True)
+for _name in [name for name in os.environ if name.startswith("PREFECT_")]:
+    del os.environ[_name]
+os.environ["PREFECT_HOME"] = _PREFECT_HOME
+
+# Hypothesis profiles: ``make test`` runs few examples in a fixed order (the same examples on
+# every machine, so a red CI is reproducible); ``make test-all`` sets THIO_HYPOTHESIS_PROFILE
+# to "thorough": many more, freshly drawn. No example database: it would be a folder in the
+# working tree; a failure prints its example and the blob that replays it (@reproduce_failure).
+HYPOTHESIS_PROFILES = {"quick": 20, "thorough": 400}
+for _profile, _examples in HYPOTHESIS_PROFILES.items():
+    settings.register_profile(
+        _profile,
+        max_examples=_examples,
+        deadline=None,
+        database=None,
+        derandomize=_profile == "quick",
+        print_blob=True,
+    )
+settings.load_profile(os.environ.get("THIO_HYPOTHESIS_PROFILE", "quick"))
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"

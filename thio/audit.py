@@ -48,8 +48,9 @@ def publication_inputs(
         return files, run_mapping(con, home, publication["run_id"])
 
 
-def run_mapping(con: duckdb.DuckDBPyConnection, home: Path, run_id: str) -> Path | None:
-    """The archived mapping file a run read its exports with (None for canonical files)."""
+def run_mapping_sha256(con: duckdb.DuckDBPyConnection, run_id: str) -> str | None:
+    """The sha256 of the mapping file a run read its exports with (None for canonical
+    files), as meta.runs.parameters recorded it."""
     row = con.execute("select parameters from meta.runs where run_id = ?", [run_id]).fetchone()
     parameters = json.loads(row[0]) if row and row[0] else {}
     sha256 = parameters.get("mapping_sha256") if isinstance(parameters, dict) else None
@@ -57,10 +58,19 @@ def run_mapping(con: duckdb.DuckDBPyConnection, home: Path, run_id: str) -> Path
         return None
     if not _SHA256.fullmatch(str(sha256)):
         raise ThioError(f"meta.runs: run {run_id} names no valid mapping sha256")
-    path = Path(home) / "mappings" / f"{sha256}.yaml"
-    if not path.exists():
-        raise ThioError(f"the mapping file of run {run_id} (sha256 {sha256}) is not archived")
-    return path
+    return str(sha256)
+
+
+def run_mapping(con: duckdb.DuckDBPyConnection, home: Path, run_id: str) -> Path | None:
+    """The archived mapping file a run read its exports with (None for canonical files);
+    refused when missing or no longer the bytes the run read."""
+    sha256 = run_mapping_sha256(con, run_id)
+    if sha256 is None:
+        return None
+    problem = archive_problem(home, "mapping", sha256)
+    if problem:
+        raise ThioError(f"the mapping file of run {run_id}: {problem}")
+    return archive_path(home, "mapping", sha256)
 
 
 def find_publication(
@@ -124,7 +134,8 @@ def lineage_lines(home: Path, round_id: str, version: int | None = None) -> list
             [publication["run_id"]],
         ).fetchall()
         quarantined = con.execute(
-            "select count(*) from meta.quarantine where run_id = ?", [publication["run_id"]]
+            "select count(*) from meta.quarantine where run_id = ? and rule <> 'duplicate_row'",
+            [publication["run_id"]],
         ).fetchone()[0]
     run = runs[0] if runs else {}
     lines = [
@@ -404,18 +415,27 @@ def diff_lines(home: Path, round_id: str, from_version: int, to_version: int) ->
 def verify_publication(
     home: Path, round_id: str, version: int | None = None
 ) -> tuple[bool, list[str]]:
-    """Recompute the version from its archived raw files and archived methodology in a
-    scratch folder; compare with the recorded content_sha256, and check that the published
-    rows still hash to it. Returns (ok, lines); the lines name the first differing table and
-    key when something differs."""
-    from thio.publish import content_sha256
-    from thio.runs import methodology_archive
+    """Check everything the version depends on: recompute it from its archived raw files and
+    archived methodology (and mapping) in a scratch folder and compare with the recorded
+    content_sha256; check that the published rows still hash to it, that the archived
+    methodology and mapping files still hash to their names, and that the latest.* views are
+    as publish makes them. Returns (ok, lines); the lines name the first differing table and
+    key, file or view. A warehouse of a newer layout than this code's is refused
+    (ThioError)."""
+    from thio.publish import (
+        check_schema_version,
+        content_sha256,
+        latest_view_definitions,
+        latest_views,
+    )
 
     home = Path(home)
     with open_warehouse(home) as con:
+        check_schema_version(con)
         publication = find_publication(con, round_id, version)
         files = _input_files(con, publication["run_id"])
-        mapping = run_mapping(con, home, publication["run_id"])
+        mapping_sha256 = run_mapping_sha256(con, publication["run_id"])
+        views = latest_views(con)
     label = _label(publication)
     recorded = publication["content_sha256"]
     lines = [f"{label}: recorded content sha256 {recorded}"]
@@ -430,35 +450,103 @@ def verify_publication(
             f"published rows      {published_digest} "
             + ("match" if ok_published else "DIFFER: the published rows were changed")
         )
-        methodology_file = methodology_archive(home, str(publication["methodology_sha256"]))
-        if not methodology_file.exists():
-            lines.append(f"methodology {publication['methodology_sha256']} is not archived")
-            return False, lines
-        try:
-            compute_db = _recompute(
-                home, publication, files, methodology_file, Path(scratch), mapping
-            )
-        except ThioError as exc:
-            lines.append(f"recomputed          not possible: {exc}")
-            return False, lines
-        with duckdb.connect(str(compute_db), read_only=True) as compute:
-            recomputed = content_sha256(compute, "marts")
-        ok_recomputed = recomputed == recorded
-        difference = None
-        if not ok_recomputed or not ok_published:
-            difference = _first_difference(compute_db, published_copy)
-        if not ok_recomputed and difference is None:
-            ok_recomputed = True  # same rows within SAME_VALUE: the digest saw float rounding
-            lines.append(f"recomputed          {recomputed} same values within {SAME_VALUE:g}")
-        else:
+        archives = [("methodology", str(publication["methodology_sha256"]))]
+        archives += [("mapping", mapping_sha256)] if mapping_sha256 else []
+        ok_archives = True
+        for kind, sha256 in archives:
+            problem = archive_problem(home, kind, sha256)
+            ok_archives = ok_archives and problem is None
             lines.append(
-                f"recomputed          {recomputed} {'match' if ok_recomputed else 'DIFFER'}"
+                f"{kind + ' archive':<20}{problem or archive_name(kind, sha256) + ' match'}"
             )
-        if difference:
-            lines.append(f"first difference: {difference}")
-    ok = ok_published and ok_recomputed
+        ok_views, view_lines = _views_as_published(views, latest_view_definitions())
+        ok_recomputed, difference = False, None
+        if not ok_archives:
+            lines.append("recomputed          not possible: an archived file is missing or changed")
+        else:
+            mapping = archive_path(home, "mapping", mapping_sha256) if mapping_sha256 else None
+            methodology_file = archive_path(home, "methodology", archives[0][1])
+            try:
+                compute_db = _recompute(
+                    home, publication, files, methodology_file, Path(scratch), mapping
+                )
+            except ThioError as exc:
+                compute_db = None
+                lines.append(f"recomputed          not possible: {exc}")
+            if compute_db is not None:
+                with duckdb.connect(str(compute_db), read_only=True) as compute:
+                    recomputed = content_sha256(compute, "marts")
+                ok_recomputed = recomputed == recorded
+                if not ok_recomputed or not ok_published:
+                    difference = _first_difference(compute_db, published_copy)
+                if not ok_recomputed and difference is None:
+                    ok_recomputed = True  # same rows within SAME_VALUE: float rounding
+                    lines.append(
+                        f"recomputed          {recomputed} same values within {SAME_VALUE:g}"
+                    )
+                else:
+                    lines.append(
+                        f"recomputed          {recomputed} {'match' if ok_recomputed else 'DIFFER'}"
+                    )
+    lines += view_lines
+    if difference:
+        lines.append(f"first difference: {difference}")
+    ok = ok_published and ok_archives and ok_recomputed and ok_views
     lines.append("verified" if ok else "NOT verified")
     return ok, lines
+
+
+def archive_path(home: Path, kind: str, sha256: str) -> Path:
+    """Where a run's methodology or mapping file is archived, by its sha256."""
+    from thio.runs import methodology_archive
+
+    if kind == "methodology":
+        return methodology_archive(home, sha256)
+    return Path(home) / "mappings" / f"{sha256}.yaml"  # thio.mapping archives it there
+
+
+def archive_name(kind: str, sha256: str) -> str:
+    """The archived file, relative to the data home (as printed)."""
+    path = archive_path(Path("."), kind, sha256)
+    return path.as_posix()
+
+
+def archive_problem(home: Path, kind: str, sha256: str) -> str | None:
+    """What is wrong with the archived methodology or mapping file of that sha256 (missing,
+    or bytes that no longer hash to its name), else None."""
+    import hashlib
+
+    if not _SHA256.fullmatch(sha256):
+        return f"no valid {kind} sha256 recorded ({sha256!r})"
+    path = archive_path(home, kind, sha256)
+    try:
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    except FileNotFoundError:
+        return f"{archive_name(kind, sha256)} is not archived"
+    except OSError as exc:
+        return f"{archive_name(kind, sha256)} cannot be read: {exc.strerror or exc}"
+    if digest != sha256:
+        return (
+            f"{archive_name(kind, sha256)} was changed after the run (its sha256 is now {digest})"
+        )
+    return None
+
+
+def _views_as_published(held: dict[str, str], expected: dict[str, str]) -> tuple[bool, list[str]]:
+    """Whether the warehouse's latest.* views are the ones publish makes; one line each that
+    is not (a view rewritten, missing or added by hand), or one line saying they match."""
+    problems = []
+    for name in sorted(set(held) | set(expected)):
+        if name not in held:
+            problems.append(f"latest views        latest.{name} is missing")
+        elif name not in expected:
+            problems.append(f"latest views        latest.{name} is not a view publish makes")
+        elif held[name] != expected[name]:
+            problems.append(
+                f"latest views        latest.{name} DIFFERS from what publish makes: "
+                "its definition was rewritten"
+            )
+    return not problems, problems or [f"latest views        {len(expected)} views match"]
 
 
 def _copy_version(copy: duckdb.DuckDBPyConnection, home: Path, publication: dict) -> None:

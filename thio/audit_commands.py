@@ -15,6 +15,7 @@ import click
 
 from thio.cli_options import home_option
 from thio.errors import ThioError
+from thio.terminal import terminal_text
 
 HOME_HELP = "Data home holding warehouse.duckdb (default: $THIO_HOME or ./thio-data)."
 
@@ -33,18 +34,19 @@ def _version_option(command: Callable) -> Callable:
 
 
 def _run(home: Path, produce: Callable[[], list[str]]) -> None:
-    """Print the lines ``produce`` returns; a ThioError is one line and exit 1."""
-    from thio.cli import _fail
+    """Print the lines ``produce`` returns, each escaped for the terminal (file names, firm
+    ids and quarantined values come from the input files); a ThioError is one line and
+    exit 1, as is any other error (a corrupt warehouse file), its traceback in the log."""
+    from thio.cli import _fail, fail_line
 
     try:
         lines = produce()
     except ThioError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(1)
+        fail_line(exc)
     except Exception as exc:
         _fail(home, exc)
     for line in lines:
-        click.echo(line)
+        click.echo(terminal_text(line))
 
 
 @click.command("lineage")

@@ -9,6 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# Layout version of the tables below. Raise it when a release changes them in a way an older
+# thio would misread or overwrite (adding a column or table does not need it: an older thio
+# leaves what it does not know alone). Written to meta.schema_version on every write.
+SCHEMA_VERSION = 1
+
 
 @dataclass(frozen=True)
 class Table:
@@ -105,6 +110,29 @@ META_TABLES = (
             ("parameters", "json", "The run's parameters."),
             ("code_version", "varchar", "thio version (and git commit when known)."),
             ("package_versions", "json", "Versions of the main libraries used."),
+            # a lineage endpoint's trouble is not the run's, but an auditor who finds events
+            # missing in Marquez should see why without the logs
+            (
+                "lineage_failures",
+                "integer",
+                "OpenLineage events of the run not delivered to $THIO_OPENLINEAGE_URL before "
+                "the run was recorded (failed, or skipped once the run's sending budget was "
+                "spent; all are in lineage/<run>.jsonl); null when no endpoint was set.",
+            ),
+        ),
+    ),
+    # The layout version a warehouse was last written with: a thio that finds a newer one
+    # refuses to write (or verify) instead of writing rows a later layout reads wrongly.
+    Table(
+        "meta",
+        "schema_version",
+        "The warehouse layout version (thio.catalog.SCHEMA_VERSION) of the last write; one "
+        "row. A thio older than it refuses to publish into it or verify it.",
+        ("schema_version",),
+        _cols(
+            ("schema_version", "integer", "Layout version of the catalog the tables follow."),
+            ("code_version", "varchar", "thio version that set it."),
+            ("updated_at", "timestamptz", "When it was set (UTC)."),
         ),
     ),
     Table(

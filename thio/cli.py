@@ -18,10 +18,33 @@ import click
 from thio.cli_options import home_option
 from thio.errors import ThioError
 from thio.notify_command import notify_command
+from thio.terminal import terminal_text
+
+
+def _own_prefect_home(home: Path) -> None:
+    """A run with no Prefect server configured starts a temporary one on the database of
+    $PREFECT_HOME: give each data home its own (``<home>/.prefect``), so that runs of
+    different homes never contend for one SQLite file, while the user's profiles (where
+    ``prefect config set PREFECT_API_URL=...`` points runs at a server) still count. Only
+    before Prefect is imported: its settings are read then."""
+    if "prefect" in sys.modules or "PREFECT_API_URL" in os.environ:
+        return
+    if "PREFECT_HOME" in os.environ:
+        return
+    user_home = Path("~/.prefect").expanduser()
+    os.environ.setdefault("PREFECT_PROFILES_PATH", str(user_home / "profiles.toml"))
+    os.environ["PREFECT_HOME"] = str((home / ".prefect").resolve())
 
 
 def _prepare_prefect(home: Path, verbose: bool) -> None:
-    """Before Prefect is imported: no console logs (they go to the API and a log file)."""
+    """Before Prefect is imported: no console logs (they go to the API and a log file), the
+    data home's own Prefect database, and a watchdog that ends the temporary Prefect server
+    should this process be killed (thio.watchdog)."""
+    if "prefect" not in sys.modules and "PREFECT_API_URL" not in os.environ:
+        from thio.watchdog import start_watchdog
+
+        start_watchdog()
+    _own_prefect_home(home)
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     if not verbose:
         # Prefect's logging.yml takes overrides from PREFECT_LOGGING_<PATH>_<KEY>
@@ -77,6 +100,8 @@ def run_survey_flow(
 
 
 def _report_lines(report: dict) -> list[str]:
+    """The run's console summary, one line per file, problem and outcome; every line is
+    escaped for the terminal (file names and messages carry text from the input files)."""
     from thio.report import file_problem
 
     lines = []
@@ -101,7 +126,7 @@ def _report_lines(report: dict) -> list[str]:
         f"round {report['round_id']}: version {version}, {publication['n_firms']} firms, "
         f"{publication['status']}"
     )
-    return lines
+    return [terminal_text(line) for line in lines]
 
 
 def _fail(home: Path | None, exc: BaseException) -> None:
@@ -116,7 +141,13 @@ def _fail(home: Path | None, exc: BaseException) -> None:
             where = f" (details in {log})"
         except OSError:
             pass
-    click.echo(f"error: {type(exc).__name__}: {exc}{where}", err=True)
+    click.echo(terminal_text(f"error: {type(exc).__name__}: {exc}{where}"), err=True)
+    sys.exit(1)
+
+
+def fail_line(exc: ThioError) -> None:
+    """A problem the user can act on: one line (escaped, it may quote a cell), exit 1."""
+    click.echo(terminal_text(f"error: {exc}"), err=True)
     sys.exit(1)
 
 
@@ -192,8 +223,7 @@ def run_command(
             round_id, list(inputs), home, methodology, verbose, mapping, force_warnings, dask
         )
     except ThioError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(1)
+        fail_line(exc)
     except Exception as exc:  # never a traceback on the console
         _fail(home, exc)
     for line in _report_lines(report):
@@ -218,8 +248,7 @@ def template_command(out: Path, methodology: str | None) -> None:
     try:
         write_template(out, load_methodology(methodology))
     except ThioError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(1)
+        fail_line(exc)
     click.echo(f"wrote {out}")
 
 
@@ -240,8 +269,9 @@ def map_command(home: Path, round_id: str | None, lang: str) -> None:
     try:
         click.echo(technometric_map(home, round_id, lang))
     except ThioError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(1)
+        fail_line(exc)
+    except Exception as exc:  # a corrupt warehouse: one line, the traceback in the log
+        _fail(home, exc)
 
 
 @cli.command("demo")
@@ -285,8 +315,7 @@ def demo_command(home: Path, firms: int, lang: str, verbose: bool) -> None:
             click.echo("")
             click.echo(effects)
     except ThioError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(1)
+        fail_line(exc)
     except Exception as exc:
         _fail(home, exc)
 
@@ -321,14 +350,13 @@ def quarantine_command(home: Path, round_id: str, run_id: str | None, xlsx: Path
     try:
         run, records = round_quarantine(home, round_id, run_id)
         for line in quarantine_lines(run, records):
-            click.echo(line)
+            click.echo(terminal_text(line))
         if xlsx is not None:
             counts = write_review_workbook(review_rows(home, run, records), xlsx)
             summary = ", ".join(f"{name} {count}" for name, count in counts.items()) or "empty"
-            click.echo(f"wrote {xlsx} ({summary})")
+            click.echo(terminal_text(f"wrote {xlsx} ({summary})"))
     except ThioError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(1)
+        fail_line(exc)
     except Exception as exc:  # never a traceback on the console
         _fail(home, exc)
 
@@ -353,18 +381,19 @@ def mapping_check_command(mapping_file: Path, export: Path) -> None:
     try:
         loaded = load_mapping(mapping_file)
     except MappingError as exc:
-        click.echo(f"error: {exc}", err=True)
+        click.echo(terminal_text(f"error: {exc}"), err=True)
         sys.exit(2)
     try:
         report = check_export(loaded, export)
     except Exception as exc:  # never a traceback on the console
         click.echo(
-            f"error: {export.name}: cannot be checked ({type(exc).__name__}: {exc})", err=True
+            terminal_text(f"error: {export.name}: cannot be checked ({type(exc).__name__}: {exc})"),
+            err=True,
         )
         sys.exit(1)
-    click.echo(f"mapping {loaded.name} ({loaded.format}) against {export.name}")
+    click.echo(terminal_text(f"mapping {loaded.name} ({loaded.format}) against {export.name}"))
     for line in report.text_lines():
-        click.echo(line)
+        click.echo(terminal_text(line))
     sys.exit(0 if report.ok else 1)
 
 

@@ -20,9 +20,16 @@ A workbook is either a zip package (``.xlsx``, ``.xlsm``, ``.ods``) or an OLE2 c
 bytes of a row never split across two reads) and returns the cells fastexcel reads as empty
 although they are not: error cells (``t="e"``; fastexcel gives null), formulas without a
 cached value (a workbook written by a library, never calculated; fastexcel gives null) and
-the merged ranges. Regular expressions run only on the 4 MiB pieces that hold a formula or
-an error cell, and match only the cells at fault, so a sheet without them costs one
-decompression and a few byte searches.
+the merged ranges; asked to (``formulas``), also every formula cell that has a cached value,
+for a workbook whose cached values cannot be trusted: one that declares
+``<calcPr fullCalcOnLoad="1"/>`` (:func:`recalculated_on_load`) asks the program that opens
+it to calculate every formula again, which is what a library writes when it never calculated
+them (xlsxwriter caches 0 for every formula), so a cached value there is a placeholder.
+Regular expressions run only on the 4 MiB pieces that hold a formula or an error cell, and
+match only the cells at fault, so a sheet without them costs one decompression and a few
+byte searches. :func:`phantom_leap_day_cells` finds the cells holding Excel's serial day 60,
+1900-02-29, a day that never existed (Excel counts 1900 as a leap year, as Lotus 1-2-3 did),
+which the cell reader renders as 1900-02-28.
 """
 
 from __future__ import annotations
@@ -62,6 +69,20 @@ _ERROR_RE = re.compile(
     rb"<(?:\w+:)?v>([^<]*)</(?:\w+:)?v>",
     re.DOTALL,
 )
+# any formula cell (with or without a cached value): the formula's text, when the cell has it
+# (a shared formula's other cells only point at it: <f t="shared" si="0"/>)
+_FORMULA_CELL_RE = re.compile(
+    rb"<(?:\w+:)?c\b([^>]*)>\s*<(?:\w+:)?f\b(?:[^>]*/>|[^>]*>([^<]*)</(?:\w+:)?f>)"
+)
+_CACHED_VALUE_RE = re.compile(rb"\s*<(?:\w+:)?v\b[^>]*>[^<]")
+# Excel's serial day 60 (any time of that day) as a number cell's value
+_DAY_60_RE = re.compile(
+    rb"<(?:\w+:)?c\b([^>]*)>(?:(?!</(?:\w+:)?c>).)*?<(?:\w+:)?v>60(?:\.\d*)?</(?:\w+:)?v>",
+    re.DOTALL,
+)
+_TEXT_TYPE_RE = re.compile(rb'\bt="(?:s|str|inlineStr|e|b)"')
+_CALC_PR_RE = re.compile(rb"<(?:\w+:)?calcPr\b[^>]*>")
+_FULL_CALC_RE = re.compile(rb'\bfullCalcOnLoad\s*=\s*["\'](?:1|true)["\']')
 _MERGE_RE = re.compile(
     rb'<(?:\w+:)?mergeCell\b[^>]*\bref="([A-Z]{1,3})(\d{1,7}):([A-Z]{1,3})(\d{1,7})"'
 )
@@ -79,10 +100,12 @@ class SheetScan:
 
     errors: list[tuple[int, int, str]] = field(default_factory=list)  # the error text
     no_value: list[tuple[int, int, str]] = field(default_factory=list)  # the formula
+    # formula cells with a cached value (only when scanned for them): the formula, or ""
+    formulas: list[tuple[int, int, str]] = field(default_factory=list)
     merges: list[tuple[int, int, int, int]] = field(default_factory=list)  # r0, c0, r1, c1
 
     def __bool__(self) -> bool:
-        return bool(self.errors or self.no_value or self.merges)
+        return bool(self.errors or self.no_value or self.formulas or self.merges)
 
 
 def safe_name(name: str) -> str:
@@ -251,8 +274,40 @@ def sheet_member(archive: zipfile.ZipFile, sheet_name: str) -> str | None:
     return target.lstrip("/") if target.startswith("/") else f"xl/{target}"
 
 
-def scan_sheet_xml(path: Path, sheet_name: str) -> SheetScan:
-    """Error cells, formulas without a cached value and merged ranges of an .xlsx sheet.
+def recalculated_on_load(path: Path) -> bool:
+    """Whether an .xlsx workbook declares ``fullCalcOnLoad`` (its cached formula values are
+    placeholders to be calculated on opening). The workbook part has passed
+    :func:`check_zip`; an unreadable one counts as not declaring it."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            calc = _CALC_PR_RE.search(archive.read("xl/workbook.xml"))
+    except (KeyError, zipfile.BadZipFile, OSError, ValueError):
+        return False
+    return calc is not None and _FULL_CALC_RE.search(calc.group(0)) is not None
+
+
+def phantom_leap_day_cells(path: Path, sheet_name: str) -> list[tuple[int, int]]:
+    """0-based sheet (row, column) of the number cells of an .xlsx sheet holding Excel's
+    serial day 60 (1900-02-29). Only called for a sheet where a date column shows
+    1900-02-28, so the whole part is read at once (such a sheet is a small one)."""
+    found: list[tuple[int, int]] = []
+    with zipfile.ZipFile(path) as archive:
+        member = sheet_member(archive, sheet_name)
+        if member is None or member not in archive.NameToInfo:
+            return found
+        data = archive.read(member)
+    for match in _DAY_60_RE.finditer(data):
+        if _TEXT_TYPE_RE.search(match.group(1)):
+            continue
+        place = _place(match.group(1))
+        if place is not None:
+            found.append(place)
+    return found
+
+
+def scan_sheet_xml(path: Path, sheet_name: str, formulas: bool = False) -> SheetScan:
+    """Error cells, formulas without a cached value and merged ranges of an .xlsx sheet;
+    with ``formulas``, also the formula cells that have a cached value.
 
     Raises :class:`FileRejected`'s cause (zipfile.BadZipFile, OSError, ...) to the caller
     when the part is corrupt; returns an empty scan when the sheet's part is not found.
@@ -263,11 +318,11 @@ def scan_sheet_xml(path: Path, sheet_name: str) -> SheetScan:
         if member is None or member not in archive.NameToInfo:
             return scan
         with archive.open(member) as stream:
-            _scan_stream(stream, scan)
+            _scan_stream(stream, scan, formulas)
     return scan
 
 
-def _scan_stream(stream: IO[bytes], scan: SheetScan) -> None:
+def _scan_stream(stream: IO[bytes], scan: SheetScan, formulas: bool = False) -> None:
     carry = b""
     while True:
         chunk = stream.read(_SCAN_CHUNK)
@@ -280,18 +335,22 @@ def _scan_stream(stream: IO[bytes], scan: SheetScan) -> None:
             cut = len(data)
         piece, carry = data[:cut], data[cut:]
         if piece:
-            _scan_piece(piece, scan)
+            _scan_piece(piece, scan, formulas)
         if not chunk:
             return
 
 
-def _scan_piece(piece: bytes, scan: SheetScan) -> None:
+def _scan_piece(piece: bytes, scan: SheetScan, formulas: bool = False) -> None:
     # a cheap byte search first: most sheets have no formula at all
     if (b"<f" in piece or b":f" in piece) and _has_formula(piece):
-        for match in _NO_VALUE_RE.finditer(piece):
+        for match in (_FORMULA_CELL_RE if formulas else _NO_VALUE_RE).finditer(piece):
             place = _place(match.group(1))
-            if place is not None:
-                formula = _unescape(match.group(2) or b"").decode("utf-8", "replace")
+            if place is None:
+                continue
+            formula = _unescape(match.group(2) or b"").decode("utf-8", "replace")
+            if formulas and _CACHED_VALUE_RE.match(piece, match.end()):
+                scan.formulas.append((*place, formula))
+            else:
                 scan.no_value.append((*place, formula))
     if b't="e"' in piece:
         for match in _ERROR_RE.finditer(piece):
@@ -305,7 +364,7 @@ def _scan_piece(piece: bytes, scan: SheetScan) -> None:
                 (int(first_row) - 1, column_index(first_col), int(last_row) - 1,
                  column_index(last_col))
             )  # fmt: skip
-    if len(scan.errors) + len(scan.no_value) + len(scan.merges) > _MAX_FOUND:
+    if len(scan.errors) + len(scan.no_value) + len(scan.formulas) + len(scan.merges) > _MAX_FOUND:
         raise FileRejected(
             f"more than {_MAX_FOUND:,} error cells, uncalculated formulas or merged ranges"
         )

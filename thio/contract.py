@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from thio.errors import ThioError
 
 PROVENANCE_COLUMNS = ("_file", "_file_sha256", "_sheet", "_row")
-ROUND_ID_PATTERN = re.compile(r"^\d{4}(Q[1-4])?$")
+ROUND_ID_PATTERN = re.compile(r"^\d{4}(Q[1-4])?$", re.ASCII)
 
 
 def check_round_id(round_id: str) -> str:

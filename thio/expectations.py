@@ -46,6 +46,7 @@ from typing import Any
 import duckdb
 
 import schemas
+from thio.catalog import MART_TABLES
 from thio.errors import ThioError
 from thio.methodology import Methodology
 from thio.report import markdown_cell
@@ -64,6 +65,13 @@ _JQUERY_TAG = re.compile(r'(<script src="https://code\.jquery\.com/jquery-[^"]*"
 _REMOTE_LOGO = re.compile(r"https://great-expectations-web-assets\.[^\"']*/logo-long\.png[^\"']*")
 GX_CONFIG = "great_expectations.yml"
 _GX_SEVERITY = {"blocking": "critical", "warning": "warning"}
+# published column types that can hold inf or NaN
+FLOATING_TYPES = ("double", "float", "real")
+# checks no methodology file may turn into warnings: forcing a held round must never publish
+# an infinite or NaN number
+ALWAYS_BLOCKING = ("finite.numbers_finite",)
+# the catalog key columns a compute mart lacks (the publish step adds them)
+_PUBLISH_KEYS = ("round_id", "version")
 
 
 @dataclass(frozen=True)
@@ -93,19 +101,63 @@ class Suite:
         return list(dict.fromkeys(expectation.check for expectation in self.expectations))
 
 
+def non_finite_frame() -> str:
+    """The query of one row per floating-point column of every per-round mart of the catalog
+    (``mart``, ``column_name``): how many of its values are infinite or NaN
+    (``non_finite_values``; null is not counted) and the key of one of those rows
+    (``example``). Generated, so that a column added to the catalog is checked too.
+
+    Each mart is scanned once for the rows with any such value; the counts are taken over
+    those rows only (none, for a sound round)."""
+    ctes, selects = [], []
+    for table in MART_TABLES:
+        numbers = [name for name, kind, _ in table.columns if kind in FLOATING_TYPES]
+        if not numbers:
+            continue
+        key = [name for name in table.key if name not in _PUBLISH_KEYS]
+        # names are the catalog's own identifiers, never input
+        finite_all = " and ".join(f'coalesce(isfinite("{name}"), true)' for name in numbers)
+        ctes.append(
+            f"non_finite__{table.name} as (\n"
+            f"    select * from marts.{table.name} where not ({finite_all})\n)"
+        )
+        example = "concat_ws(' ', " + ", ".join(f'"{name}"' for name in key) + ")"
+        for name in numbers:
+            bad = f'not isfinite("{name}")'
+            selects.append(
+                f"select '{table.name}' as mart, '{name}' as column_name, "
+                f"count(*) filter (where {bad}) as non_finite_values, "
+                f"min({example}) filter (where {bad}) as example "
+                f"from non_finite__{table.name}"
+            )
+    return "with\n" + ",\n".join(ctes) + "\n" + "\nunion all\n".join(selects) + "\n"
+
+
+# frames a suite names as ``frame: {generated: <name>}`` instead of a query
+GENERATED_FRAMES = {"non_finite_values": non_finite_frame}
+
+
 def load_suites(directory: Path = SUITES_DIR) -> list[Suite]:
     """Every suite of ``directory`` (``*.yaml``), by name, the round suite last."""
     suites = []
     for path in sorted(Path(directory).glob("*.yaml")):  # the GX config is *.yml
         data = load_yaml(path.read_text(encoding="utf-8"))
         try:
+            frame = data["frame"]
+            if isinstance(frame, dict):
+                if frame.get("generated") not in GENERATED_FRAMES:
+                    raise ThioError(
+                        f"expectation suite {path.name}: frame.generated must be one of "
+                        + ", ".join(GENERATED_FRAMES)
+                    )
+                frame = GENERATED_FRAMES[frame["generated"]]()
             suites.append(
                 Suite(
                     name=data["name"],
                     description=data.get("description", ""),
                     key=tuple(data["key"]),
                     show=tuple(data.get("show") or ()),
-                    frame=data["frame"],
+                    frame=frame,
                     expectations=tuple(
                         Expectation(item["check"], item["type"], dict(item.get("kwargs") or {}))
                         for item in data["expectations"]
@@ -133,6 +185,9 @@ def check_severities(methodology: Methodology, suites: list[Suite] | None = None
         raise ThioError(f"{where}: expectations.severity names no check: {', '.join(unknown)}")
     if missing:
         raise ThioError(f"{where}: expectations.severity does not mark {', '.join(missing)}")
+    softened = [name for name in ALWAYS_BLOCKING if given.get(name, "blocking") != "blocking"]
+    if softened:
+        raise ThioError(f"{where}: expectations.severity must mark {softened[0]} blocking")
     return {name: given[name] for name in names}
 
 

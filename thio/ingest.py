@@ -36,7 +36,13 @@ input file is
    ``#N/A``, ... -- an error cell of a workbook, or a CSV cell that is exactly such a
    value, as Excel writes a failed formula into a CSV file) and a formula without a cached
    value (``no_cached_value``, the text ``=`` and the formula; a workbook written by a
-   library and never calculated). Numbers and dates stay text here: decimal commas,
+   library and never calculated), and, in an ``.xlsx`` workbook that declares
+   ``fullCalcOnLoad`` (asks to be recalculated when opened: what libraries write, caching a
+   placeholder such as 0 for every formula), any formula cell (``untrusted_formula``, the
+   text ``=`` and the formula, or the cached value when the cell does not hold the formula
+   text). A date cell of Excel's serial day 60, which the reader shows as 1900-02-28, gets
+   the text ``1900-02-29`` (the day Excel shows; it never existed), for the date parser to
+   refuse. Numbers and dates stay text here: decimal commas,
    thousands separators and day-first dates are the parsers' rules (:mod:`thio.parse`).
    Rows empty in every contract column are dropped (Excel leaves many); ``_row`` keeps
    the spreadsheet row number of each data row (header = row 1 of a CSV file);
@@ -100,6 +106,8 @@ from thio.containers import (
     SheetScan,
     check_ole2,
     check_zip,
+    phantom_leap_day_cells,
+    recalculated_on_load,
     safe_name,
     scan_sheet_xml,
     sheet_member,
@@ -138,6 +146,10 @@ _CALAMINE_ERRORS = {"Null": "#NULL!", "Div0": "#DIV/0!", "Value": "#VALUE!", "Re
                     "GettingData": "#GETTING_DATA"}  # fmt: skip
 _CALAMINE_ERROR_RE = re.compile(r"Error\((\w+)\)")
 _LINE_BREAK_RE = re.compile(r"\r\n|\r|\n")
+# How the cell reader renders Excel's serial days 59 and 60 alike, and the day 60 stands for
+# (it never existed: Excel takes 1900 for a leap year, as Lotus 1-2-3 did)
+EXCEL_DAY_59 = "1900-02-28"
+PHANTOM_LEAP_DAY = "1900-02-29"
 _DEFAULT_LIMITS = IngestLimits()
 
 
@@ -615,6 +627,7 @@ def _read_workbook(
     except Exception as exc:  # fastexcel raises its own error types for every failure
         raise FileRejected(_unreadable(display, exc)) from None
     hidden = _hidden_sheets(path)
+    recalculated = kind == "xlsx" and recalculated_on_load(path)
     matched: dict[str, list[str]] = {}
     unknown: list[str] = []
     notes: list[str] = []
@@ -640,15 +653,31 @@ def _read_workbook(
         original = originals[0]
         where = f"{display}, sheet {safe_name(original)}"
         try:
-            table, fixes = _load_grid(reader, path, kind, original)
+            table, fixes = _load_grid(reader, path, kind, original, recalculated)
         except FileRejected as exc:
             raise FileRejected(f"{where}: refused: {exc}") from None
         except Exception as exc:
             raise FileRejected(f"{where}: cannot be read ({_first_line(exc)})") from None
         if table is None:
             continue  # an empty sheet counts as absent
-        found[key] = _sheet_from_grid(table, display, original, SHEETS[key], fixes)
+        day_60 = _day_60_finder(path, original, fixes) if kind == "xlsx" else None
+        found[key] = _sheet_from_grid(table, display, original, SHEETS[key], fixes, day_60)
     return found, unknown, notes
+
+
+def _day_60_finder(path: Path, name: str, fixes: _GridFixes) -> Any:
+    """The finder of a sheet's cells holding Excel's serial day 60, in grid coordinates (the
+    cell reader shows that day, 1900-02-29, as 1900-02-28; only the XML tells them apart)."""
+
+    def find() -> set[tuple[int, int]]:
+        try:
+            cells = phantom_leap_day_cells(path, name)
+        except (KeyError, zipfile.BadZipFile, ElementTree.ParseError, OSError):
+            return set()  # the sheet was read: its 1900-02-28 stays, out of any survey window
+        row0, col0 = fixes.start[0], _calamine_start(path, name)[1]
+        return {(row - row0, col - col0) for row, col in cells}
+
+    return find
 
 
 def _unreadable(display: str, exc: BaseException) -> str:
@@ -685,23 +714,29 @@ class _GridFixes:
     """What the cell reader leaves out of a sheet's grid, in the grid's coordinates.
 
     ``start`` is the sheet (row, column) of the grid's first cell (0-based); ``cells`` are
-    (grid row, grid column, text, rule) of the cells at fault (an error value, or a
-    formula without a cached value), ``merges`` (grid row, grid column, last grid row) of
-    the merged ranges.
+    (grid row, grid column, text, rule) of the cells at fault (an error value, a formula
+    without a cached value, or a formula whose cached value is untrusted; text None keeps
+    the grid's text), ``merges`` (grid row, grid column, last grid row) of the merged
+    ranges.
     """
 
     start: tuple[int, int] = (0, 0)
-    cells: list[tuple[int, int, str, str]] = field(default_factory=list)
+    cells: list[tuple[int, int, str | None, str]] = field(default_factory=list)
     merges: list[tuple[int, int, int]] = field(default_factory=list)
 
 
-def _load_grid(reader: Any, path: Path, kind: str, name: str) -> tuple[pa.Table | None, _GridFixes]:
+def _load_grid(
+    reader: Any, path: Path, kind: str, name: str, recalculated: bool = False
+) -> tuple[pa.Table | None, _GridFixes]:
     """A sheet's used range as text (None when it has no cell) and what the grid misses.
 
     An ``.xlsx`` sheet is read eagerly; when its grid has a null cell, its XML is scanned
     (:func:`thio.containers.scan_sheet_xml`, about 0.3 s per 100 MB of XML) for the cells
-    that null stands for. Other formats are read with fastexcel's cell errors and calamine's
-    merged ranges (a second read of the sheet: these formats are small and rare).
+    that null stands for; in a workbook that asks to be recalculated on opening
+    (``recalculated``: ``fullCalcOnLoad``) it is always scanned, for its formula cells,
+    whose cached values are placeholders (``untrusted_formula``). Other formats are read
+    with fastexcel's cell errors and calamine's merged ranges (a second read of the sheet:
+    these formats are small and rare).
     """
     if kind == "xlsx":
         batch = reader.load_sheet(name, header_row=None, dtypes="string", eager=True)
@@ -711,11 +746,17 @@ def _load_grid(reader: Any, path: Path, kind: str, name: str) -> tuple[pa.Table 
         # an error cell, a formula without a value and a cell a merged range covers all
         # arrive as null: a grid without a null has none of them, and its XML is not read
         has_null = any(column.null_count for column in table.columns)
-        scan = scan_sheet_xml(path, name) if has_null else SheetScan()
+        scan = (
+            scan_sheet_xml(path, name, formulas=recalculated)
+            if has_null or recalculated
+            else SheetScan()
+        )
         start_row = _first_used_row(path, kind, name)
         # the column where the grid starts, from calamine (a second read of the sheet), only
         # when a cell must be placed: not for a merged title row (a range of one row)
-        placed = scan.errors or scan.no_value or any(m[2] > m[0] for m in scan.merges)
+        placed = (
+            scan.errors or scan.no_value or scan.formulas or any(m[2] > m[0] for m in scan.merges)
+        )
         start = (start_row, _calamine_start(path, name)[1]) if placed else (start_row, 0)
         return table, _fixes_from_scan(scan, start)
     sheet = reader.load_sheet(name, header_row=None, dtypes="string")
@@ -748,6 +789,14 @@ def _fixes_from_scan(scan: SheetScan, start: tuple[int, int]) -> _GridFixes:
         fixes.cells.append((row - row0, column - col0, text, "error_cell"))
     for row, column, formula in scan.no_value:
         fixes.cells.append((row - row0, column - col0, f"={formula}", "no_cached_value"))
+    errors = {(row, column) for row, column, _ in scan.errors}
+    for row, column, formula in scan.formulas:
+        if (row, column) in errors:
+            continue  # an error value is the cell's problem already
+        # the formula stands for the cell (its cached value is a placeholder); a shared
+        # formula's other cells do not hold it, and keep the cached value
+        text = f"={formula}" if formula else None
+        fixes.cells.append((row - row0, column - col0, text, "untrusted_formula"))
     fixes.merges = _grid_merges(scan.merges, start)
     return fixes
 
@@ -795,13 +844,21 @@ def _calamine_merges(path: Path, name: str) -> list[tuple[int, int, int, int]]:
 
 
 def _sheet_from_grid(
-    grid: pa.Table, display: str, sheet_name: str, sheet: Sheet, fixes: _GridFixes
+    grid: pa.Table,
+    display: str,
+    sheet_name: str,
+    sheet: Sheet,
+    fixes: _GridFixes,
+    day_60: Any = None,
 ) -> _SheetData:
     """Find the header in a sheet's used range (all text) and build the sheet's table.
 
     The cells at fault get their text (the error value, or ``=`` and the formula) and a
     problem record; a merged range below the header gives its value to every row it covers
     in its first column (what the reader sees; the other columns it covers stay empty).
+    A date column's cell shown as 1900-02-28 that holds Excel's serial day 60 (``day_60``
+    finds those cells, in grid coordinates) gets the text ``1900-02-29``, the day Excel
+    shows and that never existed, for validation to quarantine.
     """
     known = set(sheet.column_names)
     columns = [_as_text(column) for column in grid.columns]
@@ -816,11 +873,15 @@ def _sheet_from_grid(
     length = grid.num_rows - header_index - 1
     problems: dict[int, list[str]] = {}
     by_column: dict[int, list[tuple[int, str]]] = {}
-    for row, column, text, rule in fixes.cells:
+    cells = list(fixes.cells)
+    if day_60 is not None:
+        cells += _day_60_cells(columns, header, header_index, sheet, day_60)
+    for row, column, text, rule in cells:
         if row <= header_index or not 0 <= column < len(columns) or row >= grid.num_rows:
             continue
-        by_column.setdefault(column, []).append((row, text))
-        if header[column] in known:
+        if text is not None:
+            by_column.setdefault(column, []).append((row, text))
+        if rule and header[column] in known:
             problems.setdefault(row - header_index - 1, []).append(f"{header[column]}:{rule}")
     for column, cells in by_column.items():
         columns[column] = _replace_cells(columns[column], cells)
@@ -841,6 +902,26 @@ def _sheet_from_grid(
         display, sheet_name, sheet, header, data, first_data_row, excel=True,
         problems=problems if length > 0 else {},
     )  # fmt: skip
+
+
+def _day_60_cells(
+    columns: list[Any], header: list[str], header_index: int, sheet: Sheet, day_60: Any
+) -> list[tuple[int, int, str | None, str]]:
+    """The date cells below the header that hold Excel's serial day 60: text
+    ``1900-02-29`` and no problem record (the date parser's rule names it)."""
+    dates = {column.name for column in sheet.columns if column.kind == "date"}
+    shown: set[tuple[int, int]] = set()
+    for index, name in enumerate(header):
+        if name not in dates:
+            continue
+        below = columns[index].slice(header_index + 1)
+        hits = pc.fill_null(pc.starts_with(below, EXCEL_DAY_59), False)
+        if pc.any(hits).as_py():
+            rows = np.flatnonzero(hits.to_numpy())
+            shown.update((int(row) + header_index + 1, index) for row in rows)
+    if not shown:
+        return []
+    return [(row, column, PHANTOM_LEAP_DAY, "") for row, column in shown & day_60()]
 
 
 def _replace_cells(column: Any, cells: list[tuple[int, str]]) -> Any:

@@ -18,15 +18,27 @@ A round that is rejected or blocked publishes nothing: its flow run ends with FA
 reason as the error message, as does a run that stops on an error.
 
 Transport: JSON lines appended to ``<home>/lineage/<run_id>.jsonl`` (one file per run, named
-by our own run id, never by an input), and, when ``THIO_OPENLINEAGE_URL`` is set, also HTTP
-POSTs to that Marquez-compatible endpoint (``/api/v1/lineage``). Lineage is a record, not a
-gate: a transport that fails is logged and the run goes on.
+by our own run id, never by an input), always first; then, when ``THIO_OPENLINEAGE_URL`` is
+set, HTTP POSTs to that Marquez-compatible endpoint (``/api/v1/lineage``). Lineage is a
+record, not a gate: a POST gets at most SEND_DEADLINE_SECONDS of wall-clock time in all
+(connect, send and answer together: an endpoint that trickles a byte at a time cannot stretch
+it) and a run at most RUN_SEND_BUDGET_SECONDS; once the budget is spent the run's remaining
+events are only written to its file. Events not delivered are counted in
+``<home>/lineage/<run_id>.sends.json`` (recorded as ``meta.runs.lineage_failures``) and the
+first one of a run logs one warning line.
 """
 
 from __future__ import annotations
 
+import contextvars
+import fcntl
+import json
 import logging
 import os
+import socket
+import ssl
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -44,6 +56,14 @@ PRODUCER = f"https://github.com/thio-survey/thio/tree/{thio.__version__}"
 JOB_NAMESPACE = "thio"
 FLOW_JOB = "survey_round"
 URL_VARIABLE = "THIO_OPENLINEAGE_URL"
+ENDPOINT = "api/v1/lineage"  # joined to the URL as the OpenLineage HTTP transport does
+# Wall-clock limit of one event's POST: a healthy Marquez answers in milliseconds, and a run
+# sends about a dozen events, so a dead or trickling endpoint costs a run at most
+# RUN_SEND_BUDGET_SECONDS (docs/operations.md).
+SEND_DEADLINE_SECONDS = 2.0
+RUN_SEND_BUDGET_SECONDS = 6.0
+# Enough of an answer to read its status line; the rest is never waited for.
+_STATUS_LINE_BYTES = 1024
 STEPS = ("start-run", "ingest", "validate", "compute", "publish")
 
 _SCORES = ("sota.score", "sota.criterion", "items.ll", "items.ul", "items.weight")
@@ -156,8 +176,6 @@ def archived_inputs(home: Path, ingest: dict[str, Any] | None) -> list[dict[str,
 
 def run_inputs(run: dict[str, Any]) -> list[dict[str, Any]]:
     """The archived inputs of a run, from the ingest record in its working folder."""
-    import json
-
     path = Path(run["work_dir"]) / "ingest.json"
     if not path.exists():
         return []
@@ -370,9 +388,8 @@ def event_dict(event: Any) -> dict[str, Any]:
 
 
 def emit(home: Path, run_id: str, events: list[Any]) -> None:
-    """Append the events to the run's JSON-lines file and, when configured, POST them."""
-    import json
-
+    """Append the events to the run's JSON-lines file and then, when configured, POST them
+    (or queue them, inside :func:`sends_deferred`)."""
     path = lineage_path(home, run_id)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -382,22 +399,214 @@ def emit(home: Path, run_id: str, events: list[Any]) -> None:
     except OSError as exc:
         log.warning("lineage: could not write %s: %s", path, exc)
     url = os.environ.get(URL_VARIABLE)
-    if url:
-        _post(url, events)
+    if not url:
+        return
+    deferred = _DEFERRED.get()
+    if deferred is not None:
+        deferred.append((Path(home), run_id, url, list(events)))
+        return
+    _send_all(Path(home), run_id, url, events)
 
 
-def _post(url: str, events: list[Any]) -> None:
-    from openlineage.client import OpenLineageClient
-    from openlineage.client.transport.http import HttpConfig, HttpTransport
+_DEFERRED: contextvars.ContextVar[list | None] = contextvars.ContextVar(
+    "thio_lineage_deferred", default=None
+)
 
-    config = HttpConfig(url=url, timeout=5.0, retry={"total": 2, "backoff_factor": 0.3})
-    client = OpenLineageClient(transport=HttpTransport(config))
+
+@contextmanager
+def sends_deferred() -> Iterator[None]:
+    """Events emitted inside the block are written to their files at once but POSTed only
+    when the block ends, however it ends: the publish step's events must not keep the home's
+    warehouse slot taken while an endpoint is slow."""
+    if _DEFERRED.get() is not None:  # an outer block sends them
+        yield
+        return
+    queued: list = []
+    token = _DEFERRED.set(queued)
+    try:
+        yield
+    finally:
+        _DEFERRED.reset(token)
+        for home, run_id, url, events in queued:
+            _send_all(home, run_id, url, events)
+
+
+def sends_path(home: Path, run_id: str) -> Path:
+    """The run's send ledger: time spent POSTing and the events sent, failed and skipped."""
+    return Path(home) / "lineage" / f"{run_uuid(run_id)}.sends.json"
+
+
+def send_failures(home: Path, run_id: str) -> int | None:
+    """Events of the run not delivered to the endpoint so far (failed, or skipped once the
+    run's budget was spent); None when the run sent nothing (no endpoint set)."""
+    try:
+        ledger = json.loads(sends_path(home, run_id).read_text(encoding="utf-8"))
+        return int(ledger["failed"]) + int(ledger["skipped"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _send_all(home: Path, run_id: str, url: str, events: list[Any]) -> None:
+    """POST the events one by one within the run's budget, holding the run's ledger locked
+    (a run's sends take turns, so two threads cannot both spend the last of its budget)."""
+    path = sends_path(home, run_id)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a+", encoding="utf-8") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            handle.seek(0)
+            ledger = _send_within_budget(home, run_id, url, events, _ledger(handle.read()))
+            handle.seek(0)
+            handle.truncate()
+            handle.write(json.dumps(ledger, sort_keys=True))
+    except OSError as exc:  # a full disk: the count is lost, the run goes on
+        log.warning("lineage: could not write %s: %s", path, exc)
+
+
+def _ledger(text: str) -> dict[str, Any]:
+    try:
+        found = json.loads(text or "{}")
+    except ValueError:  # a run killed while writing it: start again
+        found = {}
+    found = found if isinstance(found, dict) else {}
+    return {
+        "spent_seconds": float(found.get("spent_seconds", 0.0)),
+        **{key: int(found.get(key, 0)) for key in ("sent", "failed", "skipped")},
+        "warned": bool(found.get("warned", False)),
+    }
+
+
+def _send_within_budget(
+    home: Path, run_id: str, url: str, events: list[Any], ledger: dict[str, Any]
+) -> dict[str, Any]:
     for event in events:
+        left = RUN_SEND_BUDGET_SECONDS - ledger["spent_seconds"]
+        if left <= 0:
+            ledger["skipped"] += 1
+            problem = f"the run's {RUN_SEND_BUDGET_SECONDS:g} s sending budget is spent"
+        else:
+            started = time.monotonic()
+            try:
+                problem = post_event(url, event_dict(event), min(SEND_DEADLINE_SECONDS, left))
+            except Exception as exc:  # lineage is a record, never a reason to stop a run
+                problem = f"{type(exc).__name__}: {exc}"
+            ledger["spent_seconds"] += time.monotonic() - started
+            ledger["failed" if problem else "sent"] += 1
+        if problem and not ledger["warned"]:
+            ledger["warned"] = True
+            log.warning(
+                "lineage: could not send an event to %s (%s); this run's events are in "
+                "%s and the ones not sent are counted in meta.runs.lineage_failures",
+                _shown(url),
+                problem,
+                lineage_path(home, run_id),
+            )
+        elif problem:
+            log.debug("lineage: event not sent to %s: %s", _shown(url), problem)
+    return ledger
+
+
+def post_event(url: str, event: dict[str, Any], seconds: float) -> str | None:
+    """POST one event to the endpoint within ``seconds`` of wall-clock time in all; returns
+    None when it answered 2xx, else what went wrong (one line)."""
+    from urllib.parse import urljoin, urlsplit
+
+    deadline = time.monotonic() + seconds
+    target = urlsplit(urljoin(url if url.endswith("/") else url + "/", ENDPOINT))
+    if target.scheme not in ("http", "https") or not target.hostname:
+        return f"{URL_VARIABLE} is not an http(s) URL"
+    body = json.dumps(event, sort_keys=True).encode()
+    path = target.path + (f"?{target.query}" if target.query else "")
+    host = target.hostname if ":" not in target.hostname else f"[{target.hostname}]"
+    port = target.port or (443 if target.scheme == "https" else 80)
+    credentials = ""
+    if target.username is not None:  # http://user:password@host/, as requests honours it
+        from base64 import b64encode
+        from urllib.parse import unquote
+
+        pair = f"{unquote(target.username)}:{unquote(target.password or '')}"
+        credentials = f"Authorization: Basic {b64encode(pair.encode()).decode()}\r\n"
+    request = (
+        f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\n{credentials}"
+        "Content-Type: application/json\r\nAccept: application/json\r\n"
+        f"User-Agent: thio/{thio.__version__}\r\nContent-Length: {len(body)}\r\n"
+        "Connection: close\r\n\r\n"
+    ).encode() + body
+    try:
+        address = _resolve(target.hostname, port, deadline)
+        connection = socket.socket(address[0], socket.SOCK_STREAM)
         try:
-            client.emit(event)
-        except Exception as exc:  # lineage is a record, not a gate
-            log.warning("lineage: could not send an event to %s: %s", url, exc)
-            return
+            connection.settimeout(_left(deadline))
+            connection.connect(address[1])
+            if target.scheme == "https":
+                # the handshake is bounded by the socket's timeout as a whole
+                connection = ssl.create_default_context().wrap_socket(
+                    connection, server_hostname=target.hostname
+                )
+            # since Python 3.5 a socket timeout bounds a whole sendall, not each chunk
+            connection.settimeout(_left(deadline))
+            connection.sendall(request)
+            answer = b""
+            while b"\r\n" not in answer and len(answer) < _STATUS_LINE_BYTES:
+                # each read gets only what is left of the deadline: a byte every second
+                # must not restart the clock
+                connection.settimeout(_left(deadline))
+                chunk = connection.recv(_STATUS_LINE_BYTES)
+                if not chunk:
+                    break
+                answer += chunk
+        finally:
+            connection.close()
+    except TimeoutError:
+        return f"no answer within {seconds:g} s"
+    except (OSError, ValueError) as exc:
+        return f"{type(exc).__name__}: {exc}"
+    status = answer.split(b"\r\n", 1)[0].decode("latin-1").split()
+    if len(status) < 2 or not status[0].startswith("HTTP/"):
+        return "the endpoint gave no HTTP answer"
+    if not status[1].startswith("2"):
+        return f"the endpoint answered HTTP {status[1]}"
+    return None
+
+
+def _shown(url: str) -> str:
+    """The URL as logged: without a password it may hold."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+
+
+def _left(deadline: float) -> float:
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise TimeoutError
+    return left
+
+
+def _resolve(host: str, port: int, deadline: float) -> tuple[int, Any]:
+    """(family, address) of the host, looked up in a thread of its own so that a slow
+    resolver counts against the deadline (a lookup left behind ends with the resolver's own
+    timeout)."""
+    found: list = []
+
+    def lookup() -> None:
+        try:
+            found.append(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
+        except OSError as exc:
+            found.append(exc)
+
+    thread = threading.Thread(target=lookup, name="thio-lineage-resolve", daemon=True)
+    thread.start()
+    thread.join(_left(deadline))
+    if not found:
+        raise TimeoutError
+    if isinstance(found[0], OSError):
+        raise found[0]
+    family, _, _, _, address = found[0][0]
+    return family, address
 
 
 @contextmanager

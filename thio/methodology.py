@@ -8,6 +8,7 @@ formatted into SQL text.
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,22 @@ EXPECTATION_BOUNDS = {
     "max_sector_tcc_shift": 0.10,
 }
 SEVERITIES = ("blocking", "warning")
+
+# The range a weight of the input must lie in (methodology.yaml ``weight_ranges``; defaults for
+# a file without the block, e.g. one archived before it existed). The contract asks only for a
+# number > 0; these keep every weighted sum of a round a normal double far from overflow, so
+# the weighted means are exact to far better than 1e-6 (docs/ARCHITECTURE.md, "Weights").
+WEIGHT_RANGES = {
+    "sample_weight": (1e-6, 1e9),
+    "item_weight": (1e-6, 1e12),
+}
+
+# How far a firm's survey_date may lie before the round's first day and after its last day
+# (methodology.yaml ``survey_date_window``; defaults for a file without the block, e.g. one
+# archived before it existed).
+SURVEY_DATE_WINDOW = {"days_before_round": 366, "days_after_round": 366}
+# A century: a longer window judges nothing, and keeps the window's dates representable.
+SURVEY_DATE_WINDOW_MAX_DAYS = 36_525
 
 
 @dataclass(frozen=True)
@@ -111,6 +128,20 @@ class Methodology:
                 for key in INGEST_LIMIT_KEYS
             }
         )
+
+    def weight_range(self, name: str) -> tuple[float, float]:
+        """(min, max) of a weight of the input (``weight_ranges.<name>``), both allowed."""
+        low, high = WEIGHT_RANGES[name]
+        given = (self.settings.get("weight_ranges") or {}).get(name) or {}
+        return float(given.get("min", low)), float(given.get("max", high))
+
+    @property
+    def survey_date_window(self) -> tuple[int, int]:
+        """(days before the round's first day, days after its last day) a firm's survey_date
+        may lie (``survey_date_window``), both ends allowed."""
+        given = self.settings.get("survey_date_window") or {}
+        before, after = (int(given.get(key, value)) for key, value in SURVEY_DATE_WINDOW.items())
+        return before, after
 
     @property
     def expectation_bounds(self) -> dict[str, float]:
@@ -185,6 +216,7 @@ def _check_settings(name: str, settings: Any) -> None:
     for key in required:
         if key not in settings:
             fail(f"setting '{key}' is missing")
+    number = _number_checker(fail)
     codes = [component.get("code") for component in settings["components"]]
     if tuple(codes) != COMPONENT_ORDER:
         fail(f"components must be T, H, I, O in that order (found {', '.join(map(str, codes))})")
@@ -194,19 +226,41 @@ def _check_settings(name: str, settings: Any) -> None:
         for criterion in component["criteria"]:
             if not str(criterion.get("code", "")).startswith(component["code"] + "."):
                 fail(f"criterion {criterion.get('code')!r} must start with '{component['code']}.'")
-            if float(criterion.get("weight", 1)) <= 0:
-                fail(f"criterion {criterion['code']} needs a weight > 0")
+            number(f"criterion {criterion['code']} weight", criterion.get("weight", 1), above=0)
     if settings["ahp"].get("method") not in AHP_METHODS:
         fail(f"ahp.method must be one of {', '.join(AHP_METHODS)}")
     if settings["priority_rule"] not in PRIORITY_RULES:
         fail(f"priority_rule must be one of {', '.join(PRIORITY_RULES)}")
     betas = settings["default_betas"]
-    if sorted(betas) != sorted(COMPONENT_ORDER) or abs(sum(map(float, betas.values())) - 1) > 1e-9:
+    if not isinstance(betas, dict) or sorted(betas) != sorted(COMPONENT_ORDER):
         fail("default_betas must give T, H, I and O summing to 1")
+    for code in COMPONENT_ORDER:
+        # the audit requires every beta > 0 (firm_tcc.betas_sum_to_one)
+        number(f"default_betas.{code}", betas[code], above=0)
+    if abs(sum(map(float, betas.values())) - 1) > 1e-9:
+        fail("default_betas must give T, H, I and O summing to 1")
+    number("quarantine_threshold", settings["quarantine_threshold"], at_least=0, at_most=1)
+    number("given_weights_tolerance", settings["given_weights_tolerance"], at_least=0)
+    for key in ("min", "max"):
+        number(f"sota_scale.{key}", settings["sota_scale"][key])
+        number(f"sophistication.{key}", settings["sophistication"][key], integer=True)
+    number("classification_decimals", settings["classification_decimals"], integer=True)
+    if "power_squarings" in settings["ahp"]:
+        number("ahp.power_squarings", settings["ahp"]["power_squarings"], integer=True, above=0)
+    for value in settings["ahp"]["scale"]:
+        number("ahp.scale", value, above=0)
     if float(settings["sota_scale"]["max"]) <= float(settings["sota_scale"]["min"]):
         fail("sota_scale.max must be greater than sota_scale.min")
+    for key in ("cr_threshold", "judgment_tolerance", "reciprocal_tolerance"):
+        if key in settings["ahp"]:
+            number(f"ahp.{key}", settings["ahp"][key], at_least=0)
     if 4 not in {int(key) for key in settings["ahp"]["random_index"]}:
         fail("ahp.random_index needs the value for n=4")
+    for size, value in settings["ahp"]["random_index"].items():
+        number(f"ahp.random_index.{size}", value, at_least=0)
+    for band in settings["classes"]:
+        for key in ("lower", "upper"):
+            number(f"classes.{band.get('code')}.{key}", band.get(key))
     limits = settings.get("ingest_limits")
     if limits is not None:
         if not isinstance(limits, dict):
@@ -214,9 +268,76 @@ def _check_settings(name: str, settings: Any) -> None:
         for key, value in limits.items():
             if key not in INGEST_LIMIT_KEYS:
                 fail(f"ingest_limits.{key} is not a setting ({', '.join(INGEST_LIMIT_KEYS)})")
-            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-                fail(f"ingest_limits.{key} must be a number greater than 0")
+            number(f"ingest_limits.{key}", value, above=0)
+    _check_weight_ranges(settings.get("weight_ranges"), fail, number)
+    _check_survey_date_window(settings.get("survey_date_window"), fail, number)
     _check_expectations(settings.get("expectations"), fail)
+
+
+def _number_checker(fail: Any) -> Any:
+    """``number(key, value, above=, at_least=, at_most=, integer=)``: fails, naming the key,
+    unless the value is a finite number (YAML's .nan and .inf are numbers too) within the
+    bounds (and whole, with ``integer``)."""
+
+    def number(
+        key: str,
+        value: Any,
+        *,
+        above: float | None = None,
+        at_least: float | None = None,
+        at_most: float | None = None,
+        integer: bool = False,
+    ) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            fail(f"{key} must be a number (found {value!r})")
+        if not math.isfinite(value):
+            fail(f"{key} must be a finite number (found {value!r})")
+        if integer and value != int(value):
+            fail(f"{key} must be a whole number (found {value!r})")
+        if above is not None and not value > above:
+            fail(f"{key} must be greater than {above:g} (found {value!r})")
+        if at_least is not None and value < at_least:
+            fail(f"{key} must be at least {at_least:g} (found {value!r})")
+        if at_most is not None and value > at_most:
+            fail(f"{key} must be at most {at_most:g} (found {value!r})")
+        return float(value)
+
+    return number
+
+
+def _check_weight_ranges(block: Any, fail: Any, number: Any) -> None:
+    """``weight_ranges``: per weight of the input a finite ``min`` > 0 and ``max`` >= min."""
+    if block is None:
+        return
+    if not isinstance(block, dict):
+        fail("weight_ranges must be a mapping")
+    for key, bounds in block.items():
+        if key not in WEIGHT_RANGES:
+            fail(f"weight_ranges.{key} is not a setting ({', '.join(WEIGHT_RANGES)})")
+        if not isinstance(bounds, dict) or set(bounds) != {"min", "max"}:
+            fail(f"weight_ranges.{key} must give min and max")
+        low = number(f"weight_ranges.{key}.min", bounds["min"], above=0)
+        high = number(f"weight_ranges.{key}.max", bounds["max"])
+        if high < low:
+            fail(f"weight_ranges.{key}.max must be at least its min (found {high!r} < {low!r})")
+
+
+def _check_survey_date_window(block: Any, fail: Any, number: Any) -> None:
+    """``survey_date_window``: whole numbers of days, 0 .. a century, for each end."""
+    if block is None:
+        return
+    if not isinstance(block, dict):
+        fail("survey_date_window must be a mapping")
+    for key, value in block.items():
+        if key not in SURVEY_DATE_WINDOW:
+            fail(f"survey_date_window.{key} is not a setting ({', '.join(SURVEY_DATE_WINDOW)})")
+        number(
+            f"survey_date_window.{key}",
+            value,
+            integer=True,
+            at_least=0,
+            at_most=SURVEY_DATE_WINDOW_MAX_DAYS,
+        )
 
 
 def _check_expectations(block: Any, fail: Any) -> None:
@@ -229,8 +350,13 @@ def _check_expectations(block: Any, fail: Any) -> None:
     for key, value in (block.get("bounds") or {}).items():
         if key not in EXPECTATION_BOUNDS:
             fail(f"expectations.bounds.{key} is not a setting ({', '.join(EXPECTATION_BOUNDS)})")
-        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-            fail(f"expectations.bounds.{key} must be a number of at least 0")
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+            or value < 0
+        ):
+            fail(f"expectations.bounds.{key} must be a finite number of at least 0")
     for key, value in (block.get("severity") or {}).items():
         if value not in SEVERITIES:
             fail(f"expectations.severity.{key} must be blocking or warning (found {value!r})")

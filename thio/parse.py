@@ -57,8 +57,13 @@ _DAY_FIRST_RE = re.compile(
     r"^(\d{1,2})([/.-])(\d{1,2})\2(\d{4})(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$"
 )
 # Excel's serial day numbers (1900 date system): day 1 is 1900-01-01, 2958465 is 9999-12-31.
+# Excel counts 1900 as a leap year (as Lotus 1-2-3 did): day 60 is 1900-02-29, a day that
+# never existed, and the days before it count from 1899-12-31, those after from 1899-12-30.
 EXCEL_EPOCH = dt.date(1899, 12, 30)
+EXCEL_EARLY_EPOCH = dt.date(1899, 12, 31)
+EXCEL_PHANTOM_SERIAL = 60
 EXCEL_SERIAL_MAX = 2958465
+PHANTOM_LEAP_DAY = (1900, 2, 29)
 # Integers are kept exact only within float64's integer range.
 _MAX_SAFE_INTEGER = 2**53
 SIZE_CLASSES = {
@@ -286,9 +291,35 @@ def _date_or_none(text: str) -> dt.date | None:
             return None  # e.g. 01/13/2023, month first: not guessed
     if _NUMBER_RE.match(text):
         serial = float(text.replace(",", "."))
-        if 1 <= serial <= EXCEL_SERIAL_MAX:
+        if 1 <= serial < EXCEL_PHANTOM_SERIAL:
+            return EXCEL_EARLY_EPOCH + dt.timedelta(days=math.floor(serial))
+        if EXCEL_PHANTOM_SERIAL + 1 <= serial < EXCEL_SERIAL_MAX + 1:
             return EXCEL_EPOCH + dt.timedelta(days=math.floor(serial))
     return None
+
+
+def _is_phantom_leap_day(text: str) -> bool:
+    """Whether the text is 1900-02-29 (ISO or day first) or Excel's serial day 60."""
+    match = _ISO_DATE_RE.match(text)
+    if match:
+        return tuple(int(part) for part in match.group(1, 2, 3)) == PHANTOM_LEAP_DAY
+    day_first = _DAY_FIRST_RE.match(text)
+    if day_first:
+        day, _, month, year = day_first.groups()
+        return (int(year), int(month), int(day)) == PHANTOM_LEAP_DAY
+    if _NUMBER_RE.match(text):
+        serial = float(text.replace(",", "."))
+        return EXCEL_PHANTOM_SERIAL <= serial < EXCEL_PHANTOM_SERIAL + 1
+    return False
+
+
+def phantom_leap_days(series: Text) -> np.ndarray:
+    """The rows whose date is 1900-02-29 -- Excel's serial day 60, a day that never existed
+    (:func:`parse_date` finds them invalid; the validation step names the reason with
+    :data:`IMPOSSIBLE_DATE`)."""
+    codes, uniques = distinct(series)
+    flags = np.array([_is_phantom_leap_day(value) for value in uniques.to_pylist()] + [False])
+    return flags[codes]
 
 
 def _day_or_none(text: str) -> np.datetime64 | None:
@@ -301,7 +332,8 @@ def parse_date(series: Text) -> Parsed:
 
     A cell of an Excel date format arrives as "2023-01-11 00:00:00"; a date typed into a
     cell without a date format arrives as its serial day number ("44937" = 2023-01-11,
-    a fraction is the time of day and is dropped). A text date is read day first, as
+    a fraction is the time of day and is dropped; serial 60, Excel's 1900-02-29, is no
+    date: :func:`phantom_leap_days`). A text date is read day first, as
     written in Indonesia: "11/01/2023" (also with "-" or ".") is 2023-01-11; a month-first
     date whose "month" is over 12 ("01/13/2023") is invalid, never swapped.
     """
@@ -447,6 +479,13 @@ TYPE_MESSAGES = {
     "focus": "is not a list of components (e.g. T,H)",
     "size_class": "is not a size class (micro, small, medium)",
 }
+
+# A date that is Excel's day 60 (1900-02-29): a rule of its own, for the message to say why.
+IMPOSSIBLE_DATE = (
+    "impossible_date",
+    "is not a date: 1900-02-29 (Excel's serial day 60) never existed, Excel counts 1900 as "
+    "a leap year; enter the real date",
+)
 
 PARSERS: dict[str, Parser] = {
     "text": Parser("text", "type", TYPE_MESSAGES["text"], parse_text),

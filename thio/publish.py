@@ -10,13 +10,12 @@ take turns.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
+import functools
 import hashlib
 import json
 import os
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,7 +26,17 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from thio.catalog import ALL_TABLES, CROSS_ROUND_TABLES, MART_TABLES, Table, table
+from thio.catalog import (
+    ALL_TABLES,
+    CROSS_ROUND_TABLES,
+    MART_TABLES,
+    SCHEMA_VERSION,
+    Table,
+    table,
+)
+from thio.errors import ThioError
+from thio.housekeeping import remove_finished_work
+from thio.lock import writer_lock
 from thio.methodology import Methodology
 
 WAREHOUSE_FILE = "warehouse.duckdb"
@@ -50,18 +59,6 @@ UNPUBLISHED_STATUSES = ("blocked", "held", "rejected")
 def warehouse_path(home: Path) -> Path:
     """The published warehouse file of a home."""
     return Path(home) / WAREHOUSE_FILE
-
-
-@contextlib.contextmanager
-def writer_lock(home: Path) -> Iterator[None]:
-    """Hold the home's single-writer lock (blocks until the other writer is done)."""
-    home.mkdir(parents=True, exist_ok=True)
-    with open(home / ".warehouse.lock", "a+") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _literal(text: str) -> str:
@@ -103,7 +100,9 @@ def _comment(con, kind: str, target: str, text: str, now: str | None) -> None:
 def _create_tables(con: duckdb.DuckDBPyConnection) -> bool:
     """Create what the catalog has and the warehouse lacks (schemas, tables, columns added by
     a later release, comments); returns whether a table or column was added. Touches nothing
-    that is already as the catalog says, so a publication writes no schema it need not."""
+    that is already as the catalog says, so a publication writes no schema it need not.
+    Refuses a warehouse of a newer layout (meta.schema_version) before touching anything."""
+    check_schema_version(con)
     relations, columns = _catalog_state(con)
     changed = False
     for schema in sorted({entry.schema for entry in ALL_TABLES}):
@@ -123,29 +122,105 @@ def _create_tables(con: duckdb.DuckDBPyConnection) -> bool:
         for name, _, comment in entry.columns:
             target = f"{entry.qualified}.{name}"
             _comment(con, "column", target, comment, columns.get((*key, name)))
+    if schema_version(con) != SCHEMA_VERSION:
+        from thio.runinfo import code_version
+
+        con.execute("delete from meta.schema_version")
+        con.execute(
+            "insert into meta.schema_version (schema_version, code_version, updated_at) "
+            "values (?, ?, ?)",
+            [SCHEMA_VERSION, code_version(), datetime.now(UTC)],
+        )
     return changed
 
 
+def schema_version(con: duckdb.DuckDBPyConnection) -> int:
+    """The layout version the warehouse was last written with (0: before versioning)."""
+    found = con.execute(
+        "select count(*) from duckdb_tables() where database_name = current_database() "
+        "and schema_name = 'meta' and table_name = 'schema_version'"
+    ).fetchone()[0]
+    if not found:
+        return 0
+    version = con.execute("select max(schema_version) from meta.schema_version").fetchone()[0]
+    return int(version or 0)
+
+
+def check_schema_version(con: duckdb.DuckDBPyConnection) -> None:
+    """Refuse a warehouse written by a newer thio: its layout may mean what this code would
+    misread, and rows written by this code could break it."""
+    found = schema_version(con)
+    if found > SCHEMA_VERSION:
+        raise ThioError(newer_schema_message(found))
+
+
+def newer_schema_message(found: int) -> str:
+    """The one line that refuses a warehouse of layout version ``found``."""
+    return (
+        f"the warehouse has schema version {found}, newer than this thio's "
+        f"{SCHEMA_VERSION}: upgrade thio to write or verify it"
+    )
+
+
+_CURRENT_VERSIONS = (
+    "select round_id, max(version) as version from meta.publications "
+    "where status = 'published' group by round_id"
+)
+
+
+def latest_view_query(entry: Table) -> str:
+    """The query of the view latest.<name> of a mart: each round's current published version
+    (a cross-round mart is one version already)."""
+    if entry in CROSS_ROUND_TABLES:
+        return f"select * from {entry.qualified}"
+    selected = ", ".join(f"mart.{name}" for name in entry.column_names)
+    return (
+        f"select {selected} from {entry.qualified} as mart "
+        f"inner join ({_CURRENT_VERSIONS}) as current_version "
+        "on mart.round_id = current_version.round_id "
+        "and mart.version = current_version.version"
+    )
+
+
+@functools.cache
+def latest_view_definitions() -> dict[str, str]:
+    """{view name: the SQL text DuckDB keeps for it} of every latest.* view as publish makes
+    it. DuckDB keeps a view's text re-rendered in its own spelling, so the text is taken
+    from the views built once per process in an empty in-memory database."""
+    with duckdb.connect() as con:
+        for schema in sorted({entry.schema for entry in ALL_TABLES} | {"latest"}):
+            con.execute(f"create schema if not exists {schema}")
+        for entry in ALL_TABLES:
+            definition = ", ".join(f"{name} {kind}" for name, kind, _ in entry.columns)
+            con.execute(f"create table {entry.qualified} ({definition})")
+        for entry in MART_TABLES + CROSS_ROUND_TABLES:
+            con.execute(f"create view latest.{entry.name} as {latest_view_query(entry)}")
+        return latest_views(con)
+
+
+def latest_views(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """{view name: SQL text} of the latest.* views the connected warehouse holds."""
+    return dict(
+        con.execute(
+            "select view_name, sql from duckdb_views() where database_name = "
+            "current_database() and schema_name = 'latest' and not internal"
+        ).fetchall()
+    )
+
+
 def _create_latest_views(con: duckdb.DuckDBPyConnection, tables_changed: bool = True) -> None:
-    """The latest.* views (re)made when a table changed or a view is missing."""
+    """The latest.* views (re)made when a table changed or a view is missing or is not what
+    publish makes (rewritten by hand: a tampered view never outlives the next write); views
+    publish does not make are dropped from latest."""
     relations, columns = _catalog_state(con)
     con.execute("create schema if not exists latest")
-    current = (
-        "select round_id, max(version) as version from meta.publications "
-        "where status = 'published' group by round_id"
-    )
+    expected = latest_view_definitions()
+    held = latest_views(con)
+    for name in sorted(set(held) - set(expected)):
+        con.execute(f'drop view latest."{name.replace(chr(34), chr(34) * 2)}"')
     for entry in MART_TABLES + CROSS_ROUND_TABLES:
-        if tables_changed or ("latest", entry.name) not in relations:
-            if entry in CROSS_ROUND_TABLES:
-                query = f"select * from {entry.qualified}"
-            else:
-                selected = ", ".join(f"mart.{name}" for name in entry.column_names)
-                query = (
-                    f"select {selected} from {entry.qualified} as mart "
-                    f"inner join ({current}) as current_version "
-                    "on mart.round_id = current_version.round_id "
-                    "and mart.version = current_version.version"
-                )
+        if tables_changed or held.get(entry.name) != expected[entry.name]:
+            query = latest_view_query(entry)
             con.execute(f"create or replace view latest.{entry.name} as {query}")
             relations.pop(("latest", entry.name), None)
             columns = {
@@ -442,7 +517,7 @@ def write_version(
     build_dir = home / ".build"
     build_dir.mkdir(parents=True, exist_ok=True)
     published = warehouse_path(home)
-    with writer_lock(home):
+    with writer_lock(home, holder=build_name):
         remove_stale_builds(build_dir)
         build = build_dir / f"warehouse-{build_name}.duckdb"
         if published.exists():
@@ -468,22 +543,27 @@ def write_version(
             # large commit); a small one, an unchanged re-run, leaves a WAL, which the swap
             # would not carry: fold it into the file
             con.execute("checkpoint")
+            runs = con.execute("select run_id, status, started_at from meta.runs").fetchall()
         except BaseException:
             con.close()
             build.unlink(missing_ok=True)
             raise
         con.close()
         _swap_in(build, published, home / PREVIOUS_FILE)
+        remove_finished_work(home, runs)
     return result
 
 
 def insert_run(con: duckdb.DuckDBPyConnection, run: dict[str, Any]) -> None:
     """The run's meta.runs row (``run`` as :func:`publish_round` takes it, with its final
     status and finished_at)."""
+    from thio.lineage import send_failures
+
+    failures = send_failures(Path(run["home"]), run["run_id"]) if run.get("home") else None
     con.execute(
         "insert into meta.runs (run_id, flow_run_id, flow_name, round_id, started_at, "
-        "finished_at, status, parameters, code_version, package_versions) "
-        "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "finished_at, status, parameters, code_version, package_versions, lineage_failures) "
+        "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             run["run_id"],
             run.get("flow_run_id"),
@@ -495,6 +575,7 @@ def insert_run(con: duckdb.DuckDBPyConnection, run: dict[str, Any]) -> None:
             json.dumps(run.get("parameters", {}), sort_keys=True, default=str),
             run["code_version"],
             json.dumps(run.get("package_versions", {}), sort_keys=True),
+            failures,
         ],
     )
 

@@ -37,6 +37,9 @@ from thio.release import RELEASE_FLOW
 FORMULA_OPENERS = ("=", "+", "-", "@", "\t", "\r")
 # Rules of rows quarantined only because their firm or item was (thio.rounds.CASCADE_RULES).
 CASCADE_RULES = ("firm_excluded", "item_excluded")
+# The records of exact duplicate rows (thio.validation.DUPLICATE_RULE): collapsed into the row
+# they repeat, not quarantined -- listed apart, and not in the review workbook (nothing to fix).
+DUPLICATE_RULE = "duplicate_row"
 REVIEW_COLUMNS = ("problem", "file", "row")
 
 
@@ -77,7 +80,10 @@ def round_quarantine(
 
 def quarantine_lines(run: dict[str, Any], records: list[dict[str, Any]]) -> list[str]:
     """The console listing: a header, then one line per quarantined cell or row, root
-    causes first and the rows quarantined only because their firm or item was after them."""
+    causes first and the rows quarantined only because their firm or item was after them;
+    then, under a line of their own, the exact duplicate rows collapsed (not quarantined)."""
+    duplicates = [record for record in records if record["rule"] == DUPLICATE_RULE]
+    records = [record for record in records if record["rule"] != DUPLICATE_RULE]
     rows = {(record["file_sha256"], record["sheet"], record["row_number"]) for record in records}
     lines = [
         f"round {run['round_id']}, run {run['run_id']} ({run['status']}): "
@@ -86,6 +92,12 @@ def quarantine_lines(run: dict[str, Any], records: list[dict[str, Any]]) -> list
     causes = [record for record in records if record["rule"] not in CASCADE_RULES]
     cascades = [record for record in records if record["rule"] in CASCADE_RULES]
     lines += [f"{record['message']} [{record['rule']}]" for record in causes + cascades]
+    if duplicates:
+        lines.append(
+            f"{len(duplicates)} exact duplicate rows collapsed into the rows they repeat "
+            "(not quarantined):"
+        )
+        lines += [f"{record['message']} [{record['rule']}]" for record in duplicates]
     return lines
 
 
@@ -105,6 +117,8 @@ def review_rows(
     row a dict of the contract's columns (text) plus problem, file and row."""
     problems: dict[tuple[str, str, int], list[str]] = {}
     for record in records:
+        if record["rule"] == DUPLICATE_RULE:
+            continue
         key = (record["file_sha256"], record["sheet"], int(record["row_number"]))
         problems.setdefault(key, []).append(_problem(record))
     if not problems:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import duckdb
@@ -9,6 +10,7 @@ import duckdb
 from thio.errors import ThioError
 from thio.methodology import load_methodology
 from thio.publish import warehouse_path
+from thio.terminal import terminal_text
 
 LABELS = {
     "en": {
@@ -62,6 +64,18 @@ def open_warehouse(home: Path) -> duckdb.DuckDBPyConnection:
     return duckdb.connect(str(path), read_only=True)
 
 
+# What the map shows for a value the warehouse holds as NULL, NaN or infinite: the map of
+# a damaged or older warehouse is still printed, never a crash.
+MISSING = "-"
+
+
+def _finite(value: object) -> bool:
+    try:
+        return value is not None and math.isfinite(float(value))
+    except (TypeError, ValueError):
+        return False
+
+
 def _sector_label(sector: str, names: dict[str, str | None]) -> str:
     name = names.get(sector)
     return f"{sector} {name}" if name else sector
@@ -98,14 +112,14 @@ def map_table(
     header = (labels["sector"], labels["firms"], labels["tcc"], labels["class"], labels["priority"])
     table = [header]
     for group_type, sector, _, n_firms, tcc_mean, tcc_class, priority in rows:
-        first = priority.split(",")[0]
+        first = priority.split(",")[0] if priority else None
         table.append(
             (
                 labels["all"] if group_type == "all" else _sector_label(sector, names),
-                str(n_firms),
-                f"{tcc_mean:.3f}",
-                methodology.class_label(tcc_class, lang),
-                f"{first} ({methodology.component_label(first, lang)})",
+                MISSING if n_firms is None else str(n_firms),
+                MISSING if not _finite(tcc_mean) else f"{tcc_mean:.3f}",
+                MISSING if tcc_class is None else methodology.class_label(tcc_class, lang),
+                MISSING if not first else f"{first} ({methodology.component_label(first, lang)})",
             )
         )
     return labels["title"].format(round_id=round_id, version=rows[0][2]), table
@@ -197,6 +211,10 @@ def markdown_cell(text: object) -> str:
 
 
 def _render(title: str, table: list[tuple[str, ...]]) -> str:
+    """A titled text table for the terminal; every cell escaped (sector names, programme
+    ids and focus come from the input files)."""
+    title = terminal_text(title)
+    table = [tuple(terminal_text(cell) for cell in row) for row in table]
     widths = [max(len(row[index]) for row in table) for index in range(len(table[0]))]
     lines = [title]
     for number, row in enumerate(table):
@@ -207,7 +225,7 @@ def _render(title: str, table: list[tuple[str, ...]]) -> str:
 
 
 def _signed(value: float | None) -> str:
-    return "-" if value is None else f"{value:+.3f}"
+    return MISSING if not _finite(value) else f"{value:+.3f}"
 
 
 def program_effects(home: Path, lang: str = "en") -> str | None:

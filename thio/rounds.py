@@ -15,6 +15,9 @@ from thio.runs import run_methodology
 
 # Rows quarantined only because their firm or item was: listed after the root causes.
 CASCADE_RULES = ("firm_excluded", "item_excluded")
+# The records of exact duplicate rows (thio.validation.DUPLICATE_RULE): collapsed, not
+# quarantined; the console lists them from validation's "duplicates".
+DUPLICATE_RULE = "duplicate_row"
 # Problems printed on the console; all of them are in meta.quarantine.
 CONSOLE_MESSAGES = 20
 # Exact duplicate rows listed on the console; all are counted in meta.input_sheets.
@@ -119,6 +122,7 @@ def console_messages(quarantine_path: Path, limit: int = CONSOLE_MESSAGES) -> li
     if not quarantine_path.exists():
         return []
     table = pq.read_table(quarantine_path, columns=["rule", "message"])
+    table = table.filter(pc.not_equal(table["rule"], DUPLICATE_RULE))
     cascade = pc.is_in(table["rule"], value_set=pa.array(CASCADE_RULES, type=pa.string()))
     causes = table.filter(pc.invert(cascade))["message"].to_pylist()
     n_cascade = table.num_rows - len(causes)

@@ -5,7 +5,11 @@ Every raw row ends up either in ``accepted/<sheet>.parquet`` or in ``quarantine.
 Each rule is checked in one place:
 
 * type rules (a number, a whole number, a date, a component, a Saaty judgment, a focus
-  list, a size class): :mod:`thio.parse`, while building the typed frame;
+  list, a size class): :mod:`thio.parse`, while building the typed frame; a date that is
+  1900-02-29 (Excel's serial day 60, a day that never existed) has a rule of its own,
+  ``impossible_date``;
+* ``survey_date_window``: a firms row whose survey_date lies further before the round's
+  first day or after its last day than the methodology's ``survey_date_window`` allows;
 * rules within a row or a sheet (required values, patterns, ranges, ``ul >= ll``, the
   criterion belongs to the component, ``row != col``, dates in order, the scope of ahp and
   weights rows, ``sample_weight`` all-or-none, unique keys incl. a firm in two files): the
@@ -38,11 +42,17 @@ Before any rule, two things ingest found are settled:
   the sheet, in the same or another file of the round (e.g. a firm's rows sent in two
   regional files) -- is collapsed into the first: it is neither accepted nor quarantined
   but counted as ``rows_duplicate`` of its file and sheet, so that for every file and sheet
-  rows_read = rows_accepted + rows_quarantined + rows_duplicate. Rows that share a key but
+  rows_read = rows_accepted + rows_quarantined + rows_duplicate. Each collapsed row is
+  also listed in ``quarantine.parquet`` (so in ``meta.quarantine``) with the rule
+  ``duplicate_row`` and a message naming the row it repeats, after every problem; these
+  records count nowhere (not in the quarantined rows, the rules, the checks, the messages
+  nor the quarantine share). Rows that share a key but
   differ in a cell are not duplicates: the key rule quarantines each of them, naming the
   other places (a firm with conflicting attributes in two files);
-* a cell ingest marked (``_problems``): an Excel error value (``error_cell``, e.g. #DIV/0!)
-  or a formula without a cached value (``no_cached_value``) quarantines its row, the
+* a cell ingest marked (``_problems``): an Excel error value (``error_cell``, e.g. #DIV/0!),
+  a formula without a cached value (``no_cached_value``) or a formula whose cached value is
+  a placeholder (``untrusted_formula``: the workbook declares fullCalcOnLoad) quarantines
+  its row, the
   record naming the cell, and no type rule is reported again for that cell.
 
 The AHP consistency ratio is not a validation rule: an inconsistent respondent's
@@ -73,6 +83,7 @@ the accepted frames are written in a second thread while the remaining rules run
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 import string
@@ -97,7 +108,15 @@ from schemas import weights as weights_schema
 from schemas.common import SheetSchema, fmt, repeated_rows, run_schema
 from thio.contract import PROVENANCE_COLUMNS, SHEETS, Column, Sheet, landing_columns
 from thio.methodology import Methodology
-from thio.parse import PARSERS, Parsed, distinct, indices, text_categories
+from thio.parse import (
+    IMPOSSIBLE_DATE,
+    PARSERS,
+    Parsed,
+    distinct,
+    indices,
+    phantom_leap_days,
+    text_categories,
+)
 
 SCHEMA_BUILDERS = {
     "firms": firms_schema.build_schema,
@@ -111,7 +130,7 @@ SCHEMA_BUILDERS = {
 KIND_OVERRIDES = {("programs", "focus"): "focus", ("firms", "size_class"): "size_class"}
 # Rules checked here (not in the schemas), per sheet: for the checks list of validation.json.
 CROSS_SHEET_RULES = {
-    "firms": ["missing_component"],
+    "firms": ["survey_date_window", "missing_component"],
     "items": ["unknown_firm", "missing_criterion", "firm_excluded"],
     "sota": ["unknown_firm", "unknown_item", "item_excluded", "firm_excluded"],
     "ahp": ["unknown_firm", "firm_excluded", "unknown_panel", "reciprocal", "incomplete_ahp"],
@@ -131,12 +150,21 @@ CELL_RULES = {
         "formula {value} has no saved value (the workbook was written without calculating "
         "it; open it in Excel, save it and send it again)"
     ),
+    "untrusted_formula": (
+        "{value}: a formula cell whose saved value is not trusted (the workbook asks to be "
+        "recalculated when opened, fullCalcOnLoad, as a library that never calculated its "
+        "formulas writes it; open it in Excel, save it and send it again)"
+    ),
 }
 PROBLEMS_COLUMN = "_problems"
 # Column kinds that label a row (ids, codes; the sheet's rows are grouped by them) rather
 # than measure something: the exact-duplicate search combines them first.
 LABEL_KINDS = ("text", "component")
 DUPLICATES_LISTED = 1000
+# The rule of an exact duplicate row's record in quarantine.parquet (meta.quarantine): the row
+# was collapsed into the one it repeats, not quarantined (thio.rounds and thio.quarantine
+# list these records apart from the problems).
+DUPLICATE_RULE = "duplicate_row"
 QUARANTINE_COLUMNS = [
     "_file",
     "_file_sha256",
@@ -248,7 +276,8 @@ class _Files:
     ``codes`` gives each (kept) row's file; ``rows_read`` and ``duplicates`` count each
     file's rows before the collapse and the exact duplicates collapsed; ``collapsed`` lists
     (file, sheet, row, first file, first sheet, first row) of the duplicates, at most
-    ``DUPLICATES_LISTED``.
+    ``DUPLICATES_LISTED``; ``records`` has every duplicate's quarantine record (rule
+    ``duplicate_row``, the message naming the row it repeats).
     """
 
     codes: np.ndarray
@@ -257,6 +286,7 @@ class _Files:
     rows_read: np.ndarray
     duplicates: np.ndarray
     collapsed: list[tuple[Any, ...]] = field(default_factory=list)
+    records: pd.DataFrame | None = None
 
 
 def validate_round(work_dir: Path, round_id: str, methodology: Methodology) -> dict[str, Any]:
@@ -347,8 +377,10 @@ def _validate(work_dir: Path, round_id: str, methodology: Methodology) -> dict[s
         _check_weights(sheets["weights"], methodology)
         write("ahp", "weights")
         quarantine = _quarantine_frame(sheets)
+        # the collapsed duplicates after every problem: listed, never counted as quarantined
+        listed = pd.concat([quarantine, *_duplicates_frame(sheets)], ignore_index=True)
         pq.write_table(
-            pa.Table.from_pandas(quarantine, schema=_quarantine_schema(), preserve_index=False),
+            pa.Table.from_pandas(listed, schema=_quarantine_schema(), preserve_index=False),
             work_dir / "quarantine.parquet",
         )
         result = _summary(sheets, quarantine, known_firms, excluded, round_id, methodology)
@@ -416,9 +448,41 @@ def _check_rows(state: _Sheet, methodology: Methodology, round_id: str) -> None:
     state.found = pd.DataFrame()
     if not found.empty:
         _quarantine_found(state, schema, found)
+    if state.name == "firms":
+        _check_survey_dates(state, methodology, round_id)
     # the text columns go on as dictionary-encoded Arrow (state.texts)
     state.parsed = state.parsed.drop(
         columns=[name for name in state.parsed.columns if name in state.texts or name[0] == "_"]
+    )
+
+
+def round_period(round_id: str) -> tuple[dt.date, dt.date]:
+    """The first and last day of a round: a quarter (``2023Q1``) or a year (``2023``)."""
+    year, _, quarter = round_id.partition("Q")
+    if not quarter:
+        return dt.date(int(year), 1, 1), dt.date(int(year), 12, 31)
+    first = dt.date(int(year), 3 * int(quarter) - 2, 1)
+    if int(quarter) == 4:
+        return first, dt.date(int(year), 12, 31)
+    return first, dt.date(int(year), 3 * int(quarter) + 1, 1) - dt.timedelta(days=1)
+
+
+def _check_survey_dates(state: _Sheet, methodology: Methodology, round_id: str) -> None:
+    """``survey_date_window``: a firms row whose survey_date lies further before the round's
+    first day or after its last day than the methodology allows is quarantined."""
+    before, after = methodology.survey_date_window
+    first, last = round_period(round_id)
+    earliest = np.datetime64(first - dt.timedelta(days=before), "s")
+    latest = np.datetime64(last + dt.timedelta(days=after), "s")
+    dates = state.parsed["survey_date"].to_numpy(dtype="datetime64[s]")
+    outside = state.good & ~np.isnat(dates) & ((dates < earliest) | (dates > latest))
+    state.quarantine(
+        outside,
+        "survey_date",
+        "survey_date_window",
+        f"{{value}} is outside the survey dates of round {round_id}, {earliest.astype('M8[D]')} "
+        f"to {latest.astype('M8[D]')} (survey_date_window: {before} days before the round "
+        f"begins, {after} days after it ends)",
     )
 
 
@@ -446,17 +510,57 @@ def _collapse_duplicates(state: _Sheet) -> None:
     if duplicate is None:
         return
     state.files.duplicates = np.bincount(codes[duplicate], minlength=len(shas))
-    positions = np.flatnonzero(duplicate)[:DUPLICATES_LISTED]
+    positions = np.flatnonzero(duplicate)
     originals = origin[positions]
     places = [
         _cells(_array(raw.column(name)), where)
         for where in (positions, originals)
         for name in ("_file", "_sheet", "_row")
     ]
-    state.files.collapsed = list(zip(*places, strict=True))
+    state.files.collapsed = list(zip(*[place[:DUPLICATES_LISTED] for place in places], strict=True))
+    state.files.records = _duplicate_records(state, positions, places)
     keep = ~duplicate
     state.raw = raw.filter(pa.array(keep))
     state.files.codes = codes[keep]
+
+
+def _duplicate_record_tails(places: list[np.ndarray]) -> np.ndarray:
+    """ "an exact duplicate of row N[ (file, sheet S)], collapsed into it" per duplicate."""
+    file, sheet, _, first_file, first_sheet, first_row = places
+    same = (file == first_file) & (sheet == first_sheet)
+    where = np.where(same, "", " (" + first_file + ", sheet " + first_sheet + ")")
+    return "an exact duplicate of row " + first_row.astype(str).astype(object) + where
+
+
+def _duplicate_records(
+    state: _Sheet, positions: np.ndarray, places: list[np.ndarray]
+) -> pd.DataFrame:
+    """The quarantine records of the exact duplicate rows at ``positions`` (of the raw frame
+    before the collapse): rule ``duplicate_row``, no column, no value. They are listed for an
+    auditor to see which rows were collapsed; they count neither as quarantined rows nor in
+    the quarantine share."""
+    raw = state.raw
+    file, sheet, row = places[:3]
+    firm_ids = (
+        _cells(_array(raw.column("firm_id")), positions)
+        if "firm_id" in state.sheet.column_names
+        else np.full(len(positions), None, dtype=object)
+    )
+    return pd.DataFrame(
+        {
+            "_file": file,
+            "_file_sha256": _cells(_array(raw.column("_file_sha256")), positions),
+            "_sheet": sheet,
+            "_row": row.astype("int64"),
+            "sheet": state.name,
+            "column_name": None,
+            "value": None,
+            "rule": DUPLICATE_RULE,
+            "message": file + ", sheet " + sheet + ", row " + row.astype(str).astype(object)
+            + ": " + _duplicate_record_tails(places) + ", collapsed into it",
+            "firm_id": firm_ids,
+        }
+    )  # fmt: skip
 
 
 def _duplicate_rows(raw: pa.Table, columns: tuple[Column, ...]) -> tuple[Any, Any]:
@@ -562,17 +666,15 @@ def _parse_sheet(
             texts[column.name] = result.text
         if result.invalid.any():
             parser = PARSERS[state.kind(column.name)]
-            failures.append(
-                pd.DataFrame(
-                    {
-                        "position": np.flatnonzero(result.invalid),
-                        "column_name": column.name,
-                        "rule": parser.rule,
-                        "message": "{value} " + parser.message,
-                        "priority": 0,
-                    }
-                )
-            )
+            invalid = result.invalid
+            if parser.kind == "date":
+                # 1900-02-29 is no date: a rule of its own, saying why
+                impossible = invalid & phantom_leap_days(state.raw.column(column.name))
+                if impossible.any():
+                    failures.append(_failures(impossible, column.name, *IMPOSSIBLE_DATE))
+                    invalid = invalid & ~impossible
+            if invalid.any():
+                failures.append(_failures(invalid, column.name, parser.rule, parser.message))
     parsed = pd.DataFrame(columns, index=pd.RangeIndex(len(state)), copy=False)
     if state.name == "ahp":
         texts["value_text"] = _array(state.raw.column("value"))
@@ -591,6 +693,19 @@ def _parse_sheet(
     empty = pd.DataFrame(columns=["position", "column_name", "rule", "message", "priority"])
     failures_frame = pd.concat([empty, *failures], ignore_index=True) if failures else empty
     return parsed, texts, failures_frame
+
+
+def _failures(mask: np.ndarray, column: str, rule: str, message: str) -> pd.DataFrame:
+    """Type failures of a column's rows in ``mask`` (``message``: the tail after the value)."""
+    return pd.DataFrame(
+        {
+            "position": np.flatnonzero(mask),
+            "column_name": column,
+            "rule": rule,
+            "message": "{value} " + message,
+            "priority": 0,
+        }
+    )
 
 
 def _other_places(state: _Sheet, key: list[str], positions: np.ndarray) -> np.ndarray:
@@ -1145,6 +1260,16 @@ def _quarantine_frame(sheets: dict[str, _Sheet]) -> pd.DataFrame:
     return frame
 
 
+def _duplicates_frame(sheets: dict[str, _Sheet]) -> list[pd.DataFrame]:
+    """The exact duplicate rows' records, sheet by sheet (none: an empty list)."""
+    frames = []
+    for state in sheets.values():
+        records = state.files.records if state.files is not None else None
+        if records is not None and len(records):
+            frames.append(records[QUARANTINE_COLUMNS])
+    return frames
+
+
 def _summary(
     sheets: dict[str, _Sheet],
     quarantine: pd.DataFrame,
@@ -1204,6 +1329,8 @@ def _summary(
         names = ["type", *CELL_RULES, "required", *[rule.code for rule in schema.rules.values()]]
         if state.name == "ahp":
             names.insert(1, "saaty_scale")
+        if any(state.kind(column.name) == "date" for column in state.sheet.columns):
+            names.insert(1, IMPOSSIBLE_DATE[0])
         if schema.key_rule is not None:
             names.append(schema.key_rule.code)
         names += CROSS_SHEET_RULES[state.name]

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import importlib
 import shutil
+import threading
+import time
 from pathlib import Path
 
 import duckdb
 import pytest
 import yaml
 
+import tasks.inbox
 from flows.survey_round_inbox import survey_round_inbox
 from tests.fixtures.rounds import good_round, worked_example_csv, write_xlsx
 from thio.methodology import DEFAULT_METHODOLOGY
@@ -126,3 +130,99 @@ def test_blocked_and_held_rounds_leave_their_exports_where_a_person_looks(
     )
     # filed exports are not pending: the next look runs nothing
     assert survey_round_inbox(settle_seconds=0.2) == []
+
+
+# A copy that trickles in: a quarter of the workbook is there at once, the rest arrives a
+# chunk per COPY_PACE_SECONDS (several seconds in all), its last chunk held back until the
+# plan task's retry. The inbox looks twice SETTLE_SECONDS apart: a look while the copy runs
+# must see the file grow.
+COPY_CHUNK_BYTES = 64
+COPY_PACE_SECONDS = 0.02
+SETTLE_SECONDS = 0.5
+# Bounded: a retry that never comes lets the copier end (and the test fail) in time.
+RETRY_WAIT_SECONDS = 120
+
+
+def test_an_export_still_being_copied_is_planned_on_a_retry_once_it_settles(
+    tmp_path, worked_example, expected, monkeypatch
+):
+    home = tmp_path / "home"
+    inbox = home / "inbox" / "2023Q1"
+    inbox.mkdir(parents=True)
+    source = (worked_example / expected["inputs"]["xlsx"][0]).read_bytes()
+    target = inbox / "upload.xlsx"
+    written = len(source) // 4
+    target.write_bytes(source[:written])
+    retried = threading.Event()
+
+    def copy_the_rest() -> None:
+        position = written
+        with open(target, "ab") as handle:
+            while position < len(source) - COPY_CHUNK_BYTES and not retried.is_set():
+                handle.write(source[position : position + COPY_CHUNK_BYTES])
+                handle.flush()
+                position += COPY_CHUNK_BYTES
+                time.sleep(COPY_PACE_SECONDS)
+            retried.wait(RETRY_WAIT_SECONDS)
+            handle.write(source[position:])
+
+    copier = threading.Thread(target=copy_the_rest)
+    looks: list[int] = []
+    pending_entries = tasks.inbox.pending_entries
+
+    def look(home: Path):
+        # each attempt of the plan task starts with this look; the copy runs through the
+        # first attempt and is complete before the retry's
+        looks.append(len(looks) + 1)
+        if len(looks) == 1:
+            copier.start()
+        else:
+            retried.set()
+            copier.join()
+        return pending_entries(home)
+
+    monkeypatch.setattr(tasks.inbox, "pending_entries", look)
+    flow_module = importlib.import_module("flows.survey_round_inbox")
+    # the task's own retry condition and count, without its backoff of tens of seconds
+    monkeypatch.setattr(
+        flow_module, "plan_inbox", tasks.inbox.plan_inbox.with_options(retry_delay_seconds=0)
+    )
+    try:
+        lines = survey_round_inbox(home=str(home), settle_seconds=SETTLE_SECONDS)
+    finally:
+        retried.set()
+        if copier.is_alive():
+            copier.join()
+    assert looks == [1, 2]  # the first look raised StillCopying, the retry planned the run
+    assert lines == ["2023Q1: upload.xlsx: processed"]
+    assert (inbox / "processed" / "upload.xlsx").read_bytes() == source
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+        tcc = dict(con.execute("select firm_id, tcc from latest.firm_tcc").fetchall())
+    assert tcc == pytest.approx({firm["firm_id"]: firm["tcc"] for firm in expected["firms"]})
+
+
+def test_a_run_that_stops_on_an_error_leaves_its_exports_for_the_next_look(
+    tmp_path, worked_example, expected
+):
+    home = tmp_path / "home"
+    inbox = home / "inbox" / "2023Q1"
+    worked_example_csv(worked_example, inbox / "csv")
+    exports = sorted(path.name for path in (inbox / "csv").iterdir())
+    missing = tmp_path / "no-such-methodology.yaml"
+
+    state = survey_round_inbox(
+        home=str(home), settle_seconds=0.2, methodology=str(missing), return_state=True
+    )
+    # an error, not a decision: the inbox run fails naming the round, nothing is filed
+    assert state.is_failed()
+    assert state.message.startswith("2023Q1 Failed: ") and missing.name in state.message
+    (line,) = state.result(raise_on_failure=False)
+    assert line.startswith("2023Q1: run failed (") and line.endswith("); exports left in the inbox")
+    assert sorted(path.name for path in inbox.iterdir()) == ["csv"]
+    assert sorted(path.name for path in (inbox / "csv").iterdir()) == exports
+    assert not (home / "warehouse.duckdb").exists() or _publications(home) == []
+
+    # the next look, with the error gone, runs and files the same exports
+    assert survey_round_inbox(home=str(home), settle_seconds=0.2) == ["2023Q1: csv: processed"]
+    assert sorted(path.name for path in inbox.iterdir()) == ["processed"]
+    assert [row[:2] for row in _publications(home)] == [(1, len(expected["firms"]))]

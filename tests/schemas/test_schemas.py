@@ -234,3 +234,56 @@ def test_known_codes_are_used_for_that_very_series_only():
         assert value_codes(series.str.upper())[0].tolist() == [0, 1, 0]  # derived: hashed
         assert value_codes(texts("a", "b", "a"))[0].tolist() == [0, 1, 0]  # equal: hashed
     assert value_codes(series)[0].tolist() == [0, 1, 0]
+
+
+# issue 12: the contract allows any weight > 0, but 1e308 overflows a weighted sum to inf and
+# 1e-320 is a subnormal double with 20 fewer bits; weight_ranges keeps both out. Both ends of
+# a range are allowed; a weight <= 0 fails the "greater than 0" rule only.
+WEIGHTS = [1e-6, 9.99e-7, 1e9, 1.000001e9, 1e308, 1e-320, 0.0]
+OUT_OF_RANGE = [1, 3, 4, 5, 6]
+
+
+def test_sample_weight_within_the_methodology_range():
+    data = firms_frame(len(WEIGHTS), sample_weight=pd.Series(WEIGHTS))
+    assert failures(firms, data) == [(row, "sample_weight", "range") for row in OUT_OF_RANGE]
+    found = run_schema(firms.build_schema(METHODOLOGY, ROUND), data).sort_values("position")
+    assert found["message"].tolist() == [
+        *["{value} is outside the allowed range 1e-06..1e+09 of weight_ranges.sample_weight"
+          " in the methodology file"] * 4,
+        "{value} is not greater than 0",
+    ]  # fmt: skip
+
+
+def test_item_weight_within_the_methodology_range():
+    weights_ = [1e-6, 9.99e-7, 1e12, 1.000001e12, 1e308, 1e-320, -1.0]
+    n = len(weights_)
+    data = items_frame(
+        firm_id=texts(*["F1"] * n),
+        component=texts(*["T"] * n),
+        item_id=texts(*[f"T{i}" for i in range(n)]),
+        item_name=texts(*[None] * n),
+        weight=pd.Series(weights_),
+        ll=pd.array([1] * n, dtype="Int64"),
+        ul=pd.array([3] * n, dtype="Int64"),
+    )
+    assert failures(items, data) == [(row, "weight", "range") for row in OUT_OF_RANGE]
+    found = run_schema(items.build_schema(METHODOLOGY, ROUND), data).sort_values("position")
+    assert found["message"].tolist()[0] == (
+        "{value} is outside the allowed range 1e-06..1e+12 of weight_ranges.item_weight"
+        " in the methodology file"
+    )
+
+
+def test_weight_ranges_follow_the_methodology(tmp_path):
+    text = METHODOLOGY.raw.decode().replace(
+        "sample_weight: {min: 1.0e-6, max: 1.0e+9}", "sample_weight: {min: 1, max: 10}"
+    )
+    path = tmp_path / "m.yaml"
+    path.write_text(text)
+    data = firms_frame(3, sample_weight=pd.Series([0.5, 1.0, 10.5]))
+    found = run_schema(firms.build_schema(load_methodology(path), ROUND), data)
+    assert found[["position", "rule"]].values.tolist() == [[0, "range"], [2, "range"]]
+    assert found["message"].tolist()[0] == (
+        "{value} is outside the allowed range 1..10 of weight_ranges.sample_weight"
+        " in the methodology file"
+    )

@@ -6,6 +6,7 @@ and cell values), never from the code under test.
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 from pathlib import Path
 
@@ -14,7 +15,14 @@ import pytest
 from click.testing import CliRunner
 
 from tests.thio.test_publish import run_round
-from thio.audit import diff_lines, lineage_lines, trace_lines, verify_publication
+from thio.audit import (
+    archive_problem,
+    diff_lines,
+    lineage_lines,
+    trace_lines,
+    verify_publication,
+)
+from thio.catalog import SCHEMA_VERSION
 from thio.cli import cli
 from thio.errors import ThioError
 from thio.retraction import retract_version
@@ -40,12 +48,22 @@ def _cli(*args: str):
     return CliRunner().invoke(cli, list(args))
 
 
+def _line(lines: list[str], label: str) -> str:
+    """The one line of a verify report that starts with ``label``."""
+    (found,) = [line for line in lines if line.startswith(label)]
+    return found
+
+
 def test_verify_recomputes_each_version_from_the_archive(two_versions):
     for version in (1, 2):
         ok, lines = verify_publication(two_versions, "2023Q1", version)
         assert ok, lines
         assert lines[-1] == "verified"
-        assert lines[1].endswith(" match") and lines[2].endswith(" match")
+        assert _line(lines, "published rows ").endswith(" match")
+        assert _line(lines, "recomputed ").endswith(" match")
+        assert _line(lines, "methodology archive ").endswith(" match")
+        # one view per mart (5) and per cross-round mart (2): thio.catalog
+        assert _line(lines, "latest views ") == "latest views        7 views match"
     result = _cli("verify", "--home", str(two_versions), "--round", "2023Q1")
     assert result.exit_code == 0, result.output
     assert result.output.startswith("round 2023Q1 version 2: recorded content sha256 ")
@@ -58,7 +76,7 @@ def test_verify_fails_on_a_changed_published_row(two_versions):
         )
     ok, lines = verify_publication(two_versions, "2023Q1", 1)
     assert not ok
-    assert "DIFFER: the published rows were changed" in lines[1]
+    assert "DIFFER: the published rows were changed" in _line(lines, "published rows ")
     assert lines[-2] == "first difference: marts.firm_tcc (firm_id=F002): differs in tcc"
     result = _cli("verify", "--home", str(two_versions), "--round", "2023Q1", "--version", "1")
     assert result.exit_code == 1
@@ -80,7 +98,7 @@ def test_verify_fails_on_a_changed_raw_file(two_versions):
     )
     ok, lines = verify_publication(two_versions, "2023Q1", 1)
     assert not ok
-    assert lines[2].startswith(
+    assert _line(lines, "recomputed ").startswith(
         f"recomputed          not possible: csv/items.csv: archived copy {sha256}.csv was "
         "changed after the run"
     )
@@ -188,3 +206,105 @@ def test_verify_passes_on_every_round_of_a_small_demo(tmp_path):
     for round_id in round_ids:
         ok, lines = verify_publication(home, round_id)
         assert ok, lines
+
+
+def _published(home: Path, query: str) -> list[tuple]:
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+        return con.execute(query).fetchall()
+
+
+def test_verify_fails_on_a_rewritten_latest_view_and_a_later_publication_restores_it(
+    two_versions, worked_example
+):
+    with duckdb.connect(str(two_versions / "warehouse.duckdb")) as con:
+        # every version instead of the current one: version 1's rows come back
+        con.execute("create or replace view latest.firm_tcc as select * from marts.firm_tcc")
+    assert _published(two_versions, "select count(*) from latest.firm_tcc") == [(6,)]
+    ok, lines = verify_publication(two_versions, "2023Q1")
+    assert not ok
+    assert _line(lines, "latest views ") == (
+        "latest views        latest.firm_tcc DIFFERS from what publish makes: "
+        "its definition was rewritten"
+    )
+    assert _line(lines, "published rows ").endswith(" match")  # the marts are untouched
+    assert lines[-1] == "NOT verified"
+    result = _cli("verify", "--home", str(two_versions), "--round", "2023Q1")
+    assert result.exit_code == 1 and "latest.firm_tcc DIFFERS" in result.output
+
+    # a re-run of version 2's inputs publishes nothing new, yet the write restores the view
+    folder = two_versions.parent / "inputs" / "csv"
+    assert run_round(two_versions, [folder])["publication"]["status"] == "unchanged"
+    assert _published(two_versions, "select count(*) from latest.firm_tcc") == [(3,)]
+    ok, lines = verify_publication(two_versions, "2023Q1")
+    assert ok, lines
+
+
+def test_verify_fails_on_an_edited_methodology_archive(two_versions):
+    (method,) = {
+        row[0]
+        for row in _published(two_versions, "select methodology_sha256 from meta.publications")
+    }
+    archived = two_versions / "methodology" / f"{method}.yaml"
+    edited = archived.read_bytes() + b"# edited after the run\n"
+    archived.write_bytes(edited)
+    ok, lines = verify_publication(two_versions, "2023Q1", 1)
+    assert not ok
+    assert _line(lines, "methodology archive ") == (
+        f"methodology archive methodology/{method}.yaml was changed after the run "
+        f"(its sha256 is now {hashlib.sha256(edited).hexdigest()})"
+    )
+    assert _line(lines, "recomputed ") == (
+        "recomputed          not possible: an archived file is missing or changed"
+    )
+    assert lines[-1] == "NOT verified"
+    result = _cli("verify", "--home", str(two_versions), "--round", "2023Q1", "--version", "1")
+    assert result.exit_code == 1
+    assert f"methodology/{method}.yaml was changed after the run" in result.output
+
+
+def test_an_edited_mapping_archive_is_refused(tmp_path):
+    written = b"mapping: edited\n"
+    sha256 = hashlib.sha256(b"mapping: as the run read it\n").hexdigest()
+    (tmp_path / "mappings").mkdir()
+    (tmp_path / "mappings" / f"{sha256}.yaml").write_bytes(written)
+    assert archive_problem(tmp_path, "mapping", sha256) == (
+        f"mappings/{sha256}.yaml was changed after the run "
+        f"(its sha256 is now {hashlib.sha256(written).hexdigest()})"
+    )
+    missing = hashlib.sha256(b"never archived").hexdigest()
+    assert archive_problem(tmp_path, "mapping", missing) == (
+        f"mappings/{missing}.yaml is not archived"
+    )
+
+
+def test_a_warehouse_of_a_newer_schema_version_is_refused(two_versions, worked_example):
+    assert _published(two_versions, "select schema_version from meta.schema_version") == [
+        (SCHEMA_VERSION,)
+    ]
+    with duckdb.connect(str(two_versions / "warehouse.duckdb")) as con:
+        con.execute("update meta.schema_version set schema_version = ?", [SCHEMA_VERSION + 1])
+    before = (two_versions / "warehouse.duckdb").read_bytes()
+    message = (
+        f"the warehouse has schema version {SCHEMA_VERSION + 1}, newer than this thio's "
+        f"{SCHEMA_VERSION}: upgrade thio to write or verify it"
+    )
+    with pytest.raises(ThioError) as refused:
+        verify_publication(two_versions, "2023Q1")
+    assert str(refused.value) == message
+    result = _cli("verify", "--home", str(two_versions), "--round", "2023Q1")
+    assert (result.exit_code, result.output) == (1, f"error: {message}\n")
+    with pytest.raises(ThioError) as refused:
+        run_round(two_versions, [worked_example / "c01_worked_example.xlsx"])
+    assert str(refused.value) == message
+    assert (two_versions / "warehouse.duckdb").read_bytes() == before
+
+
+def test_a_warehouse_from_before_schema_versions_gains_one(two_versions, worked_example):
+    with duckdb.connect(str(two_versions / "warehouse.duckdb")) as con:
+        con.execute("drop table meta.schema_version")
+    folder = two_versions.parent / "inputs" / "csv"
+    assert run_round(two_versions, [folder])["publication"]["status"] == "unchanged"
+    assert _published(two_versions, "select schema_version from meta.schema_version") == [
+        (SCHEMA_VERSION,)
+    ]
+    assert verify_publication(two_versions, "2023Q1")[0]

@@ -84,7 +84,8 @@ def _method_file(tmp_path: Path, change) -> Path:
 
 def test_one_suite_per_published_mart_and_a_round_suite():
     suites = {suite.name: suite for suite in load_suites()}
-    assert set(suites) == MART_SUITES | {"round"}
+    assert set(suites) == MART_SUITES | {"finite", "round"}
+    assert suites["finite"].checks == ["numbers_finite"]
     for name in MART_SUITES:
         assert suites[name].checks[:2] == ["key_unique", "key_not_null"], name
     assert suites["round"].checks == [
@@ -98,6 +99,7 @@ def test_one_suite_per_published_mart_and_a_round_suite():
     assert severities["round.sector_tcc_shift"] == "warning"
     assert severities["round.quarantine_share"] == "blocking"
     assert severities["firm_tcc.betas_sum_to_one"] == "blocking"
+    assert severities["finite.numbers_finite"] == "blocking"
 
 
 def test_the_methodology_must_mark_every_check_and_no_other(tmp_path):
@@ -119,13 +121,20 @@ def test_the_methodology_must_mark_every_check_and_no_other(tmp_path):
     with pytest.raises(ThioError, match="must be blocking or warning"):
         load_methodology(_method_file(tmp_path, bad))
 
+    def soften(settings):
+        settings["expectations"]["severity"]["finite.numbers_finite"] = "warning"
+
+    # forcing a held round past a warning must never publish an infinite or NaN number
+    with pytest.raises(ThioError, match=r"must mark finite\.numbers_finite blocking"):
+        check_severities(load_methodology(_method_file(tmp_path, soften)))
+
 
 def test_the_worked_example_passes_every_check(tmp_path, staged, expected):
     audit = _audit(tmp_path, staged)
     assert audit["blocked"] is False and audit["held"] is False
     assert _failed(audit) == set()
     checks = _checks(audit)
-    assert len(checks) == 18
+    assert len(checks) == 19
     inconsistent = [row for row in expected["ahp"] if row["cr"] > 0.10]
     observed = json.loads(checks["round.inconsistent_ahp_share"]["observed"])
     assert observed["values"] == {"round": pytest.approx(len(inconsistent) / len(expected["ahp"]))}
@@ -137,7 +146,7 @@ def test_the_worked_example_passes_every_check(tmp_path, staged, expected):
     docs = Path(audit["data_docs"])
     assert docs == tmp_path / "validation" / "data_docs" / "index.html"
     index = docs.read_text()
-    for suite in MART_SUITES | {"round"}:
+    for suite in MART_SUITES | {"finite", "round"}:
         assert (docs.parent / "expectations" / f"{suite}.html").exists()
         assert suite in index
     assert json.loads((tmp_path / "validation" / "audit.json").read_text())["blocked"] is False
@@ -234,6 +243,18 @@ BROKEN = {
         ],
         2,
         "(program_id, firm_id) unique: PGM-1 F001",
+    ),
+    "finite.numbers_finite": (
+        # the 1e308 sample weights of issue 12: inf weight_sum, and inf / inf shares
+        [
+            "update marts.tcc_by_group set weight_sum = 'inf'::double, "
+            "share_fair = 'nan'::double where group_type = 'all'",
+            "update marts.tcc_by_group set share_fair = 'nan'::double where group_code = '6474'",
+        ],
+        2,
+        "2 of 63 rows failed non_finite_values <= 0: "
+        "tcc_by_group weight_sum (non_finite_values 1, example all), "
+        "tcc_by_group share_fair (non_finite_values 2, example all)",
     ),
     "program_firms.key_not_null": (
         [

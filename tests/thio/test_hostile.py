@@ -137,7 +137,10 @@ def test_the_total_uncompressed_size_and_the_number_of_parts_are_limited(tmp_pat
 @pytest.mark.parametrize(
     ("setting", "message"),
     [
-        ("ingest_limits: {max_zip_members: 0}", "ingest_limits.max_zip_members must be a number"),
+        (
+            "ingest_limits: {max_zip_members: 0}",
+            r"ingest_limits.max_zip_members must be greater than 0 \(found 0\)",
+        ),
         ("ingest_limits: {max_rows: 5}", "ingest_limits.max_rows is not a setting"),
         ("ingest_limits: 7", "ingest_limits must be a mapping"),
     ],
