@@ -49,9 +49,13 @@ def wait_for_release(report: dict, hold_minutes: float) -> ReleaseDecision:
         hold_minutes,
     )
 
+    # read here, in the flow's thread: the timer's thread has no flow run context, and in a
+    # worker's process the environment names the top flow run, not a paused subflow
+    paused = flow_run.id
+
     def end_hold() -> None:
         try:
-            resume_flow_run(flow_run.id, run_input={"release": False, "reason": NO_DECISION})
+            resume_flow_run(paused, run_input={"release": False, "reason": NO_DECISION})
         except Exception as exc:  # a person resumed it at the same moment
             logger.info("hold ended while resuming: %s", exc)
 

@@ -226,3 +226,28 @@ def test_a_run_that_stops_on_an_error_leaves_its_exports_for_the_next_look(
     assert survey_round_inbox(home=str(home), settle_seconds=0.2) == ["2023Q1: csv: processed"]
     assert sorted(path.name for path in inbox.iterdir()) == ["processed"]
     assert [row[:2] for row in _publications(home)] == [(1, len(expected["firms"]))]
+
+
+def test_a_held_round_in_the_inbox_waits_for_a_decision_then_ends_held(tmp_path, worked_example):
+    home = tmp_path / "home"
+    worked_example_csv(worked_example, home / "inbox" / "2023Q3" / "csv", round_id="2023Q3")
+    settings = yaml.safe_load(DEFAULT_METHODOLOGY.read_text())
+    # 1 of the 5 AHP respondents has CR > 0.10: 0.2 over this bound, a warning check
+    settings["expectations"]["bounds"]["max_inconsistent_ahp_share"] = 0.1
+    method = tmp_path / "methodology.yaml"
+    method.write_text(yaml.safe_dump(settings, allow_unicode=True))
+
+    # the survey-round run is the inbox run's subflow: it pauses (6 s) and, with nobody
+    # deciding, its own timer resumes it with "no decision" before Prefect's pause timeout
+    state = survey_round_inbox(
+        home=str(home), methodology=str(method), settle_seconds=0.2, hold_minutes=0.1,
+        return_state=True,
+    )  # fmt: skip
+    assert state.is_failed()
+    assert state.message.startswith("2023Q3 Held: round 2023Q3 held: round held: ")
+    assert state.result(raise_on_failure=False) == [
+        "2023Q3: csv: held, nothing published (see held/csv.why.txt)"
+    ]
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+        assert con.execute("select status from meta.runs").fetchall() == [("held",)]
+        assert con.execute("select count(*) from meta.publications").fetchone() == (0,)
