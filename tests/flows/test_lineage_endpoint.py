@@ -49,6 +49,15 @@ class _Collector(BaseHTTPRequestHandler):
         del args
 
 
+def _run_worked_example(home: Path, worked_example: Path) -> dict:
+    """The worked example's workbook through the flow, published into ``home``."""
+    return survey_round(
+        round_id="2023Q1",
+        inputs=[str(worked_example / "c01_worked_example.xlsx")],
+        home=str(home),
+    )
+
+
 def test_the_publish_steps_events_are_sent_after_the_step(tmp_path, monkeypatch, worked_example):
     _Collector.home = tmp_path
     _Collector.received.clear()
@@ -57,11 +66,7 @@ def test_the_publish_steps_events_are_sent_after_the_step(tmp_path, monkeypatch,
     thread.start()
     monkeypatch.setenv(URL_VARIABLE, f"http://127.0.0.1:{server.server_port}")
     try:
-        report = survey_round(
-            round_id="2023Q1",
-            inputs=[str(worked_example / "c01_worked_example.xlsx")],
-            home=str(tmp_path),
-        )
+        report = _run_worked_example(tmp_path, worked_example)
     finally:
         server.shutdown()
         server.server_close()
@@ -85,11 +90,7 @@ def test_events_a_refusing_endpoint_never_got_are_counted_in_meta_runs(
     monkeypatch.setenv(URL_VARIABLE, url)
     caplog.set_level(logging.WARNING, logger="thio.lineage")
     try:
-        report = survey_round(
-            round_id="2023Q1",
-            inputs=[str(worked_example / "c01_worked_example.xlsx")],
-            home=str(tmp_path),
-        )
+        report = _run_worked_example(tmp_path, worked_example)
     finally:
         refusing.close()
     assert report["publication"]["status"] == "published"
