@@ -261,14 +261,11 @@ def _check_settings(name: str, settings: Any) -> None:
     for band in settings["classes"]:
         for key in ("lower", "upper"):
             number(f"classes.{band.get('code')}.{key}", band.get(key))
-    limits = settings.get("ingest_limits")
-    if limits is not None:
-        if not isinstance(limits, dict):
-            fail("ingest_limits must be a mapping")
-        for key, value in limits.items():
-            if key not in INGEST_LIMIT_KEYS:
-                fail(f"ingest_limits.{key} is not a setting ({', '.join(INGEST_LIMIT_KEYS)})")
-            number(f"ingest_limits.{key}", value, above=0)
+    limits = _settings_block(
+        "ingest_limits", settings.get("ingest_limits"), INGEST_LIMIT_KEYS, fail
+    )
+    for key, value in limits.items():
+        number(f"ingest_limits.{key}", value, above=0)
     _check_weight_ranges(settings.get("weight_ranges"), fail, number)
     _check_survey_date_window(settings.get("survey_date_window"), fail, number)
     _check_expectations(settings.get("expectations"), fail)
@@ -305,15 +302,22 @@ def _number_checker(fail: Any) -> Any:
     return number
 
 
+def _settings_block(name: str, block: Any, known: Any, fail: Any) -> dict[str, Any]:
+    """An optional block of named settings (absent: none given): a mapping whose every key
+    is one of ``known``; refuses anything else, naming the block or the key."""
+    if block is None:
+        return {}
+    if not isinstance(block, dict):
+        fail(f"{name} must be a mapping")
+    for key in block:
+        if key not in known:
+            fail(f"{name}.{key} is not a setting ({', '.join(known)})")
+    return block
+
+
 def _check_weight_ranges(block: Any, fail: Any, number: Any) -> None:
     """``weight_ranges``: per weight of the input a finite ``min`` > 0 and ``max`` >= min."""
-    if block is None:
-        return
-    if not isinstance(block, dict):
-        fail("weight_ranges must be a mapping")
-    for key, bounds in block.items():
-        if key not in WEIGHT_RANGES:
-            fail(f"weight_ranges.{key} is not a setting ({', '.join(WEIGHT_RANGES)})")
+    for key, bounds in _settings_block("weight_ranges", block, WEIGHT_RANGES, fail).items():
         if not isinstance(bounds, dict) or set(bounds) != {"min", "max"}:
             fail(f"weight_ranges.{key} must give min and max")
         low = number(f"weight_ranges.{key}.min", bounds["min"], above=0)
@@ -324,13 +328,9 @@ def _check_weight_ranges(block: Any, fail: Any, number: Any) -> None:
 
 def _check_survey_date_window(block: Any, fail: Any, number: Any) -> None:
     """``survey_date_window``: whole numbers of days, 0 .. a century, for each end."""
-    if block is None:
-        return
-    if not isinstance(block, dict):
-        fail("survey_date_window must be a mapping")
-    for key, value in block.items():
-        if key not in SURVEY_DATE_WINDOW:
-            fail(f"survey_date_window.{key} is not a setting ({', '.join(SURVEY_DATE_WINDOW)})")
+    for key, value in _settings_block(
+        "survey_date_window", block, SURVEY_DATE_WINDOW, fail
+    ).items():
         number(
             f"survey_date_window.{key}",
             value,
