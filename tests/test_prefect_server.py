@@ -35,9 +35,8 @@ from zoneinfo import ZoneInfo
 import duckdb
 import httpx
 import pytest
-import yaml
 
-from tests.fixtures.rounds import good_round, worked_example_csv, write_xlsx
+from tests.fixtures.rounds import good_round, held_methodology, worked_example_csv, write_xlsx
 from tests.prefect_server import (
     PREFECT,
     REPO,
@@ -49,7 +48,6 @@ from tests.prefect_server import (
     process,
     receiver,
 )
-from thio.methodology import DEFAULT_METHODOLOGY
 
 pytestmark = pytest.mark.server
 
@@ -311,14 +309,15 @@ def test_a_blocked_cli_run_ends_blocked_on_the_server_and_calls_the_webhook(site
     assert call["message"] == run["state"]["message"]
 
 
-def _held_method(folder: Path) -> Path:
-    """A methodology whose inconsistent-AHP bound (0.1) the worked example fails (0.2): a
-    warning expectation, so the round is held."""
-    settings = yaml.safe_load(DEFAULT_METHODOLOGY.read_text())
-    settings["expectations"]["bounds"]["max_inconsistent_ahp_share"] = 0.1
-    method = folder / "held-methodology.yaml"
-    method.write_text(yaml.safe_dump(settings, allow_unicode=True))
-    return method
+def _run_held_round(site: Site, round_id: str, hold_minutes: float) -> str:
+    """A quarterly deployment run of the worked example as ``round_id`` under a methodology
+    that holds it (tests.fixtures.rounds.held_methodology)."""
+    folder = site.workdir / f"held-{round_id}"
+    worked_example_csv(WORKED_EXAMPLE, folder, round_id=round_id)
+    method = held_methodology(site.workdir)
+    return _run_quarterly(
+        site, round_id, inputs=[str(folder)], methodology=str(method), hold_minutes=hold_minutes
+    )
 
 
 def _run_quarterly(site: Site, round_id: str, **parameters) -> str:
@@ -331,12 +330,7 @@ def _run_quarterly(site: Site, round_id: str, **parameters) -> str:
 
 
 def test_a_held_run_waits_for_a_person_and_is_released_from_the_form(site):
-    method = _held_method(site.workdir)
-    folder = worked_example_csv(WORKED_EXAMPLE, site.workdir / "held-2023Q3", round_id="2023Q3")
-    inputs = [str(folder)]
-    flow_run_id = _run_quarterly(
-        site, "2023Q3", inputs=inputs, methodology=str(method), hold_minutes=10
-    )
+    flow_run_id = _run_held_round(site, "2023Q3", hold_minutes=10)
     paused = site.wait_for_state(flow_run_id, "PAUSED", "COMPLETED", "FAILED", "CRASHED")
     assert paused["state_type"] == "PAUSED", paused["state"]
     assert _published(site.home)[-1][0] != "2023Q3"
@@ -349,12 +343,7 @@ def test_a_held_run_waits_for_a_person_and_is_released_from_the_form(site):
 
 
 def test_a_held_run_with_no_decision_ends_held_and_calls_the_webhook(site):
-    method = _held_method(site.workdir)
-    folder = worked_example_csv(WORKED_EXAMPLE, site.workdir / "held-2023Q4", round_id="2023Q4")
-    inputs = [str(folder)]
-    flow_run_id = _run_quarterly(
-        site, "2023Q4", inputs=inputs, methodology=str(method), hold_minutes=0.1
-    )
+    flow_run_id = _run_held_round(site, "2023Q4", hold_minutes=0.1)
     finished = site.wait_for_state(flow_run_id, "COMPLETED", "FAILED", "CRASHED")
     assert (finished["state_type"], finished["state_name"]) == ("FAILED", "Held")
     assert finished["state"]["message"].startswith("round 2023Q4 held: round held:")

@@ -10,12 +10,10 @@ from pathlib import Path
 
 import duckdb
 import pytest
-import yaml
 
 import tasks.inbox
 from flows.survey_round_inbox import survey_round_inbox
-from tests.fixtures.rounds import good_round, worked_example_csv, write_xlsx
-from thio.methodology import DEFAULT_METHODOLOGY
+from tests.fixtures.rounds import good_round, held_methodology, worked_example_csv, write_xlsx
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -91,11 +89,7 @@ def test_blocked_and_held_rounds_leave_their_exports_where_a_person_looks(
     monkeypatch.setenv("THIO_HOME", str(home))  # the deployments' way: no home parameter
     worked_example_csv(worked_example, home / "inbox" / "2023Q1" / "csv", blocked=True)
     worked_example_csv(worked_example, home / "inbox" / "2023Q3" / "csv", round_id="2023Q3")
-    settings = yaml.safe_load(DEFAULT_METHODOLOGY.read_text())
-    # 1 of the 5 AHP respondents has CR > 0.10: 0.2 over this bound, a warning check
-    settings["expectations"]["bounds"]["max_inconsistent_ahp_share"] = 0.1
-    method = tmp_path / "methodology.yaml"
-    method.write_text(yaml.safe_dump(settings, allow_unicode=True))
+    method = held_methodology(tmp_path)
 
     state = survey_round_inbox(settle_seconds=0.2, methodology=str(method), return_state=True)
     # the inbox run is no success either: it names each round and how it ended
@@ -231,11 +225,7 @@ def test_a_run_that_stops_on_an_error_leaves_its_exports_for_the_next_look(
 def test_a_held_round_in_the_inbox_waits_for_a_decision_then_ends_held(tmp_path, worked_example):
     home = tmp_path / "home"
     worked_example_csv(worked_example, home / "inbox" / "2023Q3" / "csv", round_id="2023Q3")
-    settings = yaml.safe_load(DEFAULT_METHODOLOGY.read_text())
-    # 1 of the 5 AHP respondents has CR > 0.10: 0.2 over this bound, a warning check
-    settings["expectations"]["bounds"]["max_inconsistent_ahp_share"] = 0.1
-    method = tmp_path / "methodology.yaml"
-    method.write_text(yaml.safe_dump(settings, allow_unicode=True))
+    method = held_methodology(tmp_path)
 
     # the survey-round run is the inbox run's subflow: it pauses (6 s) and, with nobody
     # deciding, its own timer resumes it with "no decision" before Prefect's pause timeout
